@@ -1,0 +1,40 @@
+import {hostname} from 'node:os';
+
+/** Settings of the demo-app, read once from an environment object (never from `process` here). */
+export interface DemoAppConfig {
+  readonly port: number;
+  /** undefined: all IPv4 and IPv6 addresses (Node's dual-stack default). */
+  readonly host: string | undefined;
+  readonly podName: string;
+  /** undefined: Node's default server keepAliveTimeout (5 s). */
+  readonly keepAliveTimeoutMs: number | undefined;
+  /** Legacy kind (b) of DESIGN.md: a PID 1 without a handler, which ignores SIGTERM until SIGKILL. */
+  readonly ignoreSigterm: boolean;
+}
+
+export class DemoAppConfigError extends Error {
+  readonly code = 'DEMO_APP_BAD_CONFIG';
+  constructor(readonly variable: string, readonly value: string) {
+    super(`invalid ${variable}=${JSON.stringify(value)}`);
+    this.name = 'DemoAppConfigError';
+  }
+}
+
+function integer(env: Record<string, string | undefined>, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw new DemoAppConfigError(name, raw);
+  const n = Number(raw);
+  if (n < min || n > max) throw new DemoAppConfigError(name, raw);
+  return n;
+}
+
+export function readDemoAppConfig(env: Record<string, string | undefined>): DemoAppConfig {
+  return Object.freeze({
+    port: integer(env, 'PORT', 0, 65535) ?? 3000,
+    host: env.HOST || undefined,
+    podName: env.POD_NAME || hostname(),
+    keepAliveTimeoutMs: integer(env, 'KEEPALIVE_TIMEOUT_MS', 0, 2 ** 31 - 1),
+    ignoreSigterm: env.IGNORE_SIGTERM === '1' || env.IGNORE_SIGTERM === 'true',
+  });
+}
