@@ -1,0 +1,340 @@
+/**
+ * Configuration: every setting is an env var `LAMEDUCK_*` and an equal CLI flag (`--settle=2s` or `--settle 2s`);
+ * the flag wins. Parsed once, validated, frozen. Any invalid value stops start-up with a ConfigError that names the
+ * variable and the value. Nothing here reads `process`: main.ts passes env and argv in.
+ */
+import {isIP} from 'node:net';
+import {constants as osConstants} from 'node:os';
+import {parseDuration, formatDuration} from './duration.js';
+import {ConfigError} from './errors.js';
+import {LOG_LEVELS, type LogLevel} from './log.js';
+
+export interface ListenAddress {
+  /** '' means every IPv4 and IPv6 address (dual-stack `::`). */
+  readonly host: string;
+  readonly port: number;
+}
+
+export type AppExit =
+  | {readonly kind: 'hook'}
+  | {readonly kind: 'signal'; readonly signal: NodeJS.Signals}
+  | {readonly kind: 'http'; readonly method: string; readonly url: URL};
+
+export type Mode = 'classic' | 'native';
+
+export interface PodIdentity {
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly uid?: string;
+  readonly ips: readonly string[];
+}
+
+export interface Config {
+  readonly listen: ListenAddress;
+  readonly upstream: URL;
+  readonly adminListen: ListenAddress;
+  readonly mode: Mode;
+  readonly settleMs: number;
+  readonly quietMs: number;
+  readonly quietIgnorePaths: readonly string[];
+  readonly ignoreServices: readonly string[];
+  readonly fallbackDelayMs: number;
+  /** undefined: take it from the pod's grace period (see deadline.ts). */
+  readonly drainTimeoutMs: number | undefined;
+  readonly exitMarginMs: number;
+  readonly appExit: AppExit;
+  readonly appProcess: RegExp | undefined;
+  readonly prestopToken: string | undefined;
+  readonly watchPod: boolean;
+  readonly logLevel: LogLevel;
+  readonly keepAliveTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxHeaderSize: number;
+  readonly upstreamTimeoutMs: number;
+  readonly upstreamIdleTimeoutMs: number;
+  readonly upstreamMaxSockets: number;
+  readonly identity: PodIdentity;
+  readonly kubeconfig: string | undefined;
+}
+
+interface Setting {
+  /** Env var name; the flag is derived: LAMEDUCK_SETTLE -> --settle. */
+  readonly env: string;
+  readonly default: string | undefined;
+  readonly help: string;
+  readonly boolean?: boolean;
+}
+
+/** Every setting, in `--help` order. Names and defaults are the public contract (README, chart). */
+export const SETTINGS = [
+  {env: 'LAMEDUCK_LISTEN', default: ':8080', help: 'traffic listener [host]:port; empty host = all IPv4 and IPv6 addresses (the Service targetPort)'},
+  {env: 'LAMEDUCK_UPSTREAM', default: 'http://127.0.0.1:3000', help: 'the app, as an http:// URL'},
+  {env: 'LAMEDUCK_ADMIN_LISTEN', default: ':9901', help: 'admin listener: /healthz /readyz /prestop /status /metrics'},
+  {env: 'LAMEDUCK_MODE', default: 'classic', help: '`classic` or `native` sidecar (the chart sets it)'},
+  {env: 'LAMEDUCK_SETTLE', default: '2s', help: 'extra serving time after deregistration (propagation to kube-proxy, ingress, cloud LBs)'},
+  {env: 'LAMEDUCK_QUIET', default: '1s', help: 'then serve until no new request has arrived for this long'},
+  {env: 'LAMEDUCK_QUIET_IGNORE_PATHS', default: undefined, help: 'comma-separated health-check paths that do not count as traffic'},
+  {env: 'LAMEDUCK_IGNORE_SERVICES', default: undefined, help: 'comma-separated Services whose endpoints do not hold the drain'},
+  {env: 'LAMEDUCK_FALLBACK_DELAY', default: '15s', help: 'serving time when the API cannot tell whether the pod is still routed'},
+  {env: 'LAMEDUCK_DRAIN_TIMEOUT', default: undefined, help: "hard deadline from the trigger (default: the pod's grace period minus the exit margin, else 25s)"},
+  {env: 'LAMEDUCK_EXIT_MARGIN', default: '5s', help: 'time left to the app after release'},
+  {env: 'LAMEDUCK_APP_EXIT', default: 'hook', help: '`hook`, `signal:SIGTERM` (or another signal), `http:POST http://127.0.0.1:3000/shutdown`'},
+  {env: 'LAMEDUCK_APP_PROCESS', default: undefined, help: 'regex on /proc/*/cmdline to find the app for `signal:`'},
+  {env: 'LAMEDUCK_PRESTOP_TOKEN', default: undefined, help: 'token accepted on /prestop as X-Lameduck-Token (starts a drain)'},
+  {env: 'LAMEDUCK_WATCH_POD', default: 'false', help: 'watch the own Pod and start the drain when it is terminating', boolean: true},
+  {env: 'LAMEDUCK_LOG_LEVEL', default: 'info', help: 'debug, info, warn or error; JSON logs on stdout'},
+  {env: 'LAMEDUCK_KEEPALIVE_TIMEOUT', default: '75s', help: 'client keep-alive idle timeout (longer than common LB idle timeouts)'},
+  {env: 'LAMEDUCK_HEADERS_TIMEOUT', default: '20s', help: 'time a client has to send complete request headers (slowloris)'},
+  {env: 'LAMEDUCK_REQUEST_TIMEOUT', default: '5m', help: 'time a client has to send a complete request'},
+  {env: 'LAMEDUCK_MAX_HEADER_SIZE', default: '16384', help: 'maximum request header bytes'},
+  {env: 'LAMEDUCK_UPSTREAM_TIMEOUT', default: '60s', help: 'upstream response timeout (504 after it)'},
+  {env: 'LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', default: '4s', help: "idle time after which a pooled upstream socket is closed; keep it below the app's keep-alive timeout (Node: 5s)"},
+  {env: 'LAMEDUCK_UPSTREAM_MAX_SOCKETS', default: '256', help: 'maximum concurrent upstream sockets'},
+] as const satisfies readonly Setting[];
+
+export type SettingName = (typeof SETTINGS)[number]['env'];
+
+/** Downward API identity variables (not LAMEDUCK_ prefixed: they come from the pod spec). */
+export const IDENTITY_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_UID', 'POD_IPS', 'POD_IP', 'KUBECONFIG'] as const;
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
+export const MIN_DRAIN_TIMEOUT_MS = 1_000;
+
+export function flagName(env: string): string {
+  return '--' + env.replace(/^LAMEDUCK_/, '').toLowerCase().replace(/_/g, '-');
+}
+
+export class HelpRequested extends Error {
+  constructor() {
+    super('help requested');
+  }
+}
+
+/** Merges env and argv into raw strings per setting; the flag wins. Throws ConfigError on unknown flags. */
+function collect(env: Readonly<Record<string, string | undefined>>, argv: readonly string[]): Map<string, string | undefined> {
+  const raw = new Map<string, string | undefined>();
+  for (const s of SETTINGS as readonly Setting[]) raw.set(s.env, env[s.env] ?? s.default);
+  const byFlag = new Map((SETTINGS as readonly Setting[]).map((s) => [flagName(s.env), s]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') throw new HelpRequested();
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    const setting = byFlag.get(name);
+    if (!setting) throw new ConfigError(name.startsWith('--') ? name : 'argument', arg, 'unknown flag (see --help)');
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (setting.boolean && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) value = 'true';
+    else {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(setting.env, '', `flag ${name} needs a value`);
+    }
+    raw.set(setting.env, value);
+  }
+  return raw;
+}
+
+function parseListen(variable: string, value: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(value.trim());
+  if (!m) throw new ConfigError(variable, value, 'expected [host]:port, e.g. :8080 or 127.0.0.1:8080 or [::1]:8080');
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(variable, value, 'port out of range 0-65535');
+  if (host !== '' && host !== 'localhost' && isIP(host) === 0) throw new ConfigError(variable, value, 'host must be an IP address, localhost or empty');
+  return Object.freeze({host, port});
+}
+
+function parseDurationSetting(variable: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new ConfigError(variable, value, 'expected a duration like 500ms, 2s or 1m');
+  return ms;
+}
+
+function parseList(value: string | undefined): readonly string[] {
+  if (!value) return Object.freeze([]);
+  return Object.freeze(value.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+}
+
+function parseIntSetting(variable: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(variable, value, `expected an integer from ${min} to ${max}`);
+  return n;
+}
+
+function parseUpstream(variable: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (cause) {
+    throw new ConfigError(variable, value, 'not a URL, expected http://host:port', {cause});
+  }
+  if (url.protocol !== 'http:') throw new ConfigError(variable, value, 'only http:// upstreams are supported');
+  if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(variable, value, 'expected http://host:port without path, query or credentials');
+  return url;
+}
+
+function isSignal(name: string): name is NodeJS.Signals {
+  return Object.prototype.hasOwnProperty.call(osConstants.signals, name);
+}
+
+function parseAppExit(variable: string, value: string): AppExit {
+  const v = value.trim();
+  if (v === 'hook') return Object.freeze({kind: 'hook'});
+  if (v.startsWith('signal:')) {
+    const signal = v.slice('signal:'.length).toUpperCase();
+    const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
+    if (!isSignal(name)) throw new ConfigError(variable, value, `unknown signal ${JSON.stringify(signal)}`);
+    return Object.freeze({kind: 'signal', signal: name});
+  }
+  if (v.startsWith('http:')) {
+    const m = /^http:\s*([A-Z]+)\s+(\S+)$/.exec(v);
+    if (!m) throw new ConfigError(variable, value, 'expected http:METHOD URL, e.g. http:POST http://127.0.0.1:3000/shutdown');
+    let url: URL;
+    try {
+      url = new URL(m[2]!);
+    } catch (cause) {
+      throw new ConfigError(variable, value, 'the http: action needs an absolute URL', {cause});
+    }
+    if (url.protocol !== 'http:') throw new ConfigError(variable, value, 'the http: action needs an http:// URL');
+    return Object.freeze({kind: 'http', method: m[1]!, url});
+  }
+  throw new ConfigError(variable, value, 'expected hook, signal:NAME or http:METHOD URL');
+}
+
+function parseBool(variable: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigError(variable, value, 'expected true or false');
+}
+
+function sameListener(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
+  // The empty host binds every address, so it clashes with any host on the same port.
+  return a.host === '' || b.host === '' || a.host === b.host;
+}
+
+/**
+ * Parses and validates the whole configuration. Throws ConfigError (naming variable and value) or HelpRequested.
+ */
+export function parseConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[] = []): Config {
+  const raw = collect(env, argv);
+  const get = (name: SettingName): string | undefined => raw.get(name);
+  const req = (name: SettingName): string => get(name) ?? '';
+
+  const listen = parseListen('LAMEDUCK_LISTEN', req('LAMEDUCK_LISTEN'));
+  const adminListen = parseListen('LAMEDUCK_ADMIN_LISTEN', req('LAMEDUCK_ADMIN_LISTEN'));
+  if (sameListener(listen, adminListen)) {
+    throw new ConfigError('LAMEDUCK_ADMIN_LISTEN', req('LAMEDUCK_ADMIN_LISTEN'), `clashes with LAMEDUCK_LISTEN=${req('LAMEDUCK_LISTEN')}`);
+  }
+  const upstream = parseUpstream('LAMEDUCK_UPSTREAM', req('LAMEDUCK_UPSTREAM'));
+  const mode = req('LAMEDUCK_MODE').trim();
+  if (mode !== 'classic' && mode !== 'native') throw new ConfigError('LAMEDUCK_MODE', mode, 'expected classic or native');
+
+  const settleMs = parseDurationSetting('LAMEDUCK_SETTLE', req('LAMEDUCK_SETTLE'));
+  const quietMs = parseDurationSetting('LAMEDUCK_QUIET', req('LAMEDUCK_QUIET'));
+  const fallbackDelayMs = parseDurationSetting('LAMEDUCK_FALLBACK_DELAY', req('LAMEDUCK_FALLBACK_DELAY'));
+  const exitMarginMs = parseDurationSetting('LAMEDUCK_EXIT_MARGIN', req('LAMEDUCK_EXIT_MARGIN'));
+  const dt = get('LAMEDUCK_DRAIN_TIMEOUT');
+  const drainTimeoutMs = dt === undefined || dt.trim() === '' ? undefined : parseDurationSetting('LAMEDUCK_DRAIN_TIMEOUT', dt);
+  if (drainTimeoutMs !== undefined && drainTimeoutMs < MIN_DRAIN_TIMEOUT_MS) {
+    throw new ConfigError('LAMEDUCK_DRAIN_TIMEOUT', dt, `must be at least ${formatDuration(MIN_DRAIN_TIMEOUT_MS)}`);
+  }
+
+  const quietIgnorePaths = parseList(get('LAMEDUCK_QUIET_IGNORE_PATHS'));
+  for (const path of quietIgnorePaths) {
+    if (!path.startsWith('/')) throw new ConfigError('LAMEDUCK_QUIET_IGNORE_PATHS', get('LAMEDUCK_QUIET_IGNORE_PATHS'), `path ${JSON.stringify(path)} must start with /`);
+  }
+  const ignoreServices = parseList(get('LAMEDUCK_IGNORE_SERVICES'));
+  for (const svc of ignoreServices) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(svc)) throw new ConfigError('LAMEDUCK_IGNORE_SERVICES', get('LAMEDUCK_IGNORE_SERVICES'), `${JSON.stringify(svc)} is not a valid Service name`);
+  }
+
+  const appExit = parseAppExit('LAMEDUCK_APP_EXIT', req('LAMEDUCK_APP_EXIT'));
+  const ap = get('LAMEDUCK_APP_PROCESS');
+  let appProcess: RegExp | undefined;
+  if (ap !== undefined && ap !== '') {
+    try {
+      appProcess = new RegExp(ap);
+    } catch (cause) {
+      throw new ConfigError('LAMEDUCK_APP_PROCESS', ap, 'not a valid regular expression', {cause});
+    }
+  }
+  if (appExit.kind === 'signal' && !appProcess) {
+    throw new ConfigError('LAMEDUCK_APP_PROCESS', ap, `required with LAMEDUCK_APP_EXIT=${req('LAMEDUCK_APP_EXIT')}`);
+  }
+  const token = get('LAMEDUCK_PRESTOP_TOKEN');
+  const prestopToken = token === undefined || token === '' ? undefined : token;
+  if (prestopToken !== undefined && prestopToken.length < 8) {
+    throw new ConfigError('LAMEDUCK_PRESTOP_TOKEN', '<redacted>', 'must be at least 8 characters');
+  }
+  const watchPod = parseBool('LAMEDUCK_WATCH_POD', req('LAMEDUCK_WATCH_POD'));
+  const logLevel = req('LAMEDUCK_LOG_LEVEL').trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError('LAMEDUCK_LOG_LEVEL', logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+
+  const keepAliveTimeoutMs = parseDurationSetting('LAMEDUCK_KEEPALIVE_TIMEOUT', req('LAMEDUCK_KEEPALIVE_TIMEOUT'));
+  const headersTimeoutMs = parseDurationSetting('LAMEDUCK_HEADERS_TIMEOUT', req('LAMEDUCK_HEADERS_TIMEOUT'));
+  const requestTimeoutMs = parseDurationSetting('LAMEDUCK_REQUEST_TIMEOUT', req('LAMEDUCK_REQUEST_TIMEOUT'));
+  if (requestTimeoutMs !== 0 && requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError('LAMEDUCK_REQUEST_TIMEOUT', req('LAMEDUCK_REQUEST_TIMEOUT'), 'must not be shorter than LAMEDUCK_HEADERS_TIMEOUT');
+  }
+  const maxHeaderSize = parseIntSetting('LAMEDUCK_MAX_HEADER_SIZE', req('LAMEDUCK_MAX_HEADER_SIZE'), 1024, 1 << 20);
+  const upstreamTimeoutMs = parseDurationSetting('LAMEDUCK_UPSTREAM_TIMEOUT', req('LAMEDUCK_UPSTREAM_TIMEOUT'));
+  const upstreamIdleTimeoutMs = parseDurationSetting('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', req('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT'));
+  if (upstreamIdleTimeoutMs === 0) throw new ConfigError('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', req('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT'), 'must be greater than 0');
+  const upstreamMaxSockets = parseIntSetting('LAMEDUCK_UPSTREAM_MAX_SOCKETS', req('LAMEDUCK_UPSTREAM_MAX_SOCKETS'), 1, 65535);
+
+  const ipsText = env.POD_IPS ?? env.POD_IP ?? '';
+  const ips = parseList(ipsText);
+  for (const ip of ips) if (isIP(ip) === 0) throw new ConfigError(env.POD_IPS !== undefined ? 'POD_IPS' : 'POD_IP', ipsText, `${JSON.stringify(ip)} is not an IP address`);
+  const identity: PodIdentity = Object.freeze({
+    name: env.POD_NAME || undefined,
+    namespace: env.POD_NAMESPACE || undefined,
+    uid: env.POD_UID || undefined,
+    ips,
+  });
+
+  return Object.freeze({
+    listen,
+    upstream,
+    adminListen,
+    mode,
+    settleMs,
+    quietMs,
+    quietIgnorePaths,
+    ignoreServices,
+    fallbackDelayMs,
+    drainTimeoutMs,
+    exitMarginMs,
+    appExit,
+    appProcess,
+    prestopToken,
+    watchPod,
+    logLevel: logLevel as LogLevel,
+    keepAliveTimeoutMs,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    maxHeaderSize,
+    upstreamTimeoutMs,
+    upstreamIdleTimeoutMs,
+    upstreamMaxSockets,
+    identity,
+    kubeconfig: env.KUBECONFIG || undefined,
+  });
+}
+
+export function helpText(): string {
+  const lines = [
+    'lameduck — Kubernetes-aware sidecar reverse proxy: keeps serving until no Service routes to the pod, drains, then lets the app exit.',
+    '',
+    'Usage: lameduck [--flag=value ...]   (every flag is also an environment variable; the flag wins)',
+    '',
+  ];
+  for (const s of SETTINGS as readonly Setting[]) {
+    lines.push(`  ${flagName(s.env)}  (${s.env})`);
+    lines.push(`      ${s.help}. Default: ${s.default === undefined ? '(none)' : JSON.stringify(s.default)}`);
+  }
+  lines.push('', 'Pod identity (Downward API): POD_NAME, POD_NAMESPACE, POD_UID, POD_IPS (or POD_IP). API access: KUBECONFIG, else the in-cluster service account.');
+  return lines.join('\n');
+}

@@ -1,0 +1,140 @@
+/**
+ * Every Prometheus metric lameduck exports, on its own Registry (no globals: several sidecars can live in one
+ * process in tests). Labelled series are created at 0 up front so `increase()` sees the first drain — a pod drains
+ * once, in its last seconds. Hot-path helpers use pre-bound label children: no label objects per request.
+ */
+import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client';
+import {PHASES, type Phase} from './phase.js';
+
+export const METRIC_PREFIX = 'lameduck_';
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export const UPSTREAM_ERROR_REASONS = ['refused', 'timeout', 'reset', 'bad_response', 'other'] as const;
+export type UpstreamErrorReason = (typeof UPSTREAM_ERROR_REASONS)[number];
+export const CUT_KINDS = ['request', 'upgrade', 'connection'] as const;
+export type CutKind = (typeof CUT_KINDS)[number];
+export const FALLBACK_REASONS = ['no_identity', 'forbidden', 'unauthorized', 'unreachable', 'no_pod'] as const;
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];
+export const TRIGGERS = ['signal', 'prestop', 'token', 'pod_watch'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+export const KUBE_RESOURCES = ['pods', 'endpointslices', 'services', 'events'] as const;
+export const KUBE_VERBS = ['get', 'list', 'watch', 'create'] as const;
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** One finished request: phase at its start, status code, seconds. */
+  observeRequest(phase: Phase, status: number, seconds: number): void;
+  requestsInFlight: Gauge;
+  openConnections: Gauge;
+  upgradedConnections: Gauge;
+  drainedRequests: Counter;
+  cut: Counter<'kind'>;
+  upstreamErrors: Counter<'reason'>;
+  upstreamRetries: Counter;
+  clientAborts: Counter;
+  badRequests: Counter;
+  drainTriggers: Counter<'trigger'>;
+  deregistrationSeconds: Gauge;
+  phaseSeconds: Gauge<'phase'>;
+  drainSeconds: Gauge;
+  fallbacks: Counter<'reason'>;
+  kubeRequests: Counter<'resource' | 'verb' | 'code'>;
+  watchRestarts: Counter;
+  releaseActions: Counter<'action' | 'result'>;
+  setState(phase: Phase): void;
+}
+
+function statusClass(status: number): (typeof STATUS_CLASSES)[number] {
+  const c = Math.floor(status / 100);
+  return c <= 1 ? '1xx' : c === 2 ? '2xx' : c === 3 ? '3xx' : c === 4 ? '4xx' : '5xx';
+}
+
+export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics {
+  const registry = new Registry();
+  const p = METRIC_PREFIX;
+  if (options.defaultMetrics !== false) collectDefaultMetrics({register: registry, eventLoopMonitoringPrecision: 20});
+
+  const requests = new Counter({
+    name: `${p}requests_total`,
+    help: 'Requests forwarded, by drain phase at arrival and status class.',
+    labelNames: ['phase', 'code'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: `${p}request_duration_seconds`,
+    help: 'Request duration through the proxy, by drain phase at arrival.',
+    labelNames: ['phase'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  // Pre-bound children: the hot path does two map lookups, no allocations.
+  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
+  const durationChildren = new Map<Phase, ReturnType<typeof duration.labels>>();
+  for (const phase of PHASES) {
+    durationChildren.set(phase, duration.labels(phase));
+    for (const code of STATUS_CLASSES) {
+      const child = requests.labels(phase, code);
+      child.inc(0);
+      requestChildren.set(`${phase}:${code}`, child);
+    }
+  }
+
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], init: Record<L, readonly string[]>) => {
+    const c = new Counter<L>({name: `${p}${name}`, help, labelNames, registers: [registry]});
+    // Initialise every combination of the known label values to 0.
+    const combos = labelNames.reduce<Record<string, string>[]>(
+      (acc, l) => acc.flatMap((partial) => init[l].map((v) => ({...partial, [l]: v}))),
+      [{}],
+    );
+    if (labelNames.length === 0) c.inc(0);
+    else for (const labels of combos) c.inc(labels as never, 0);
+    return c;
+  };
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({name: `${p}${name}`, help, labelNames, registers: [registry]});
+
+  const state = gauge('state', 'Current drain phase: 1 for the current one, 0 for the others.', ['state']);
+  const setState = (phase: Phase): void => {
+    for (const s of PHASES) state.set({state: s}, s === phase ? 1 : 0);
+  };
+  setState('serving');
+
+  const phaseSeconds = gauge('phase_duration_seconds', 'Time spent in each drain phase of the current drain.', ['phase']);
+  for (const phase of PHASES) phaseSeconds.set({phase}, 0);
+
+  return {
+    registry,
+    observeRequest(phase, status, seconds) {
+      requestChildren.get(`${phase}:${statusClass(status)}`)!.inc();
+      durationChildren.get(phase)!.observe(seconds);
+    },
+    requestsInFlight: gauge('requests_in_flight', 'Requests being forwarded now.'),
+    openConnections: gauge('open_connections', 'Client connections open on the traffic listener.'),
+    upgradedConnections: gauge('upgraded_connections', 'Upgraded (WebSocket) connections open now.'),
+    drainedRequests: counter('drained_requests_total', 'Requests that arrived after the drain was triggered and were served.', [], {}),
+    cut: counter('cut_total', 'Requests, upgraded and idle connections destroyed at the drain deadline.', ['kind'], {kind: CUT_KINDS}),
+    upstreamErrors: counter('upstream_errors_total', 'Requests that failed on the upstream side, by reason.', ['reason'], {
+      reason: UPSTREAM_ERROR_REASONS,
+    }),
+    upstreamRetries: counter('upstream_retries_total', 'Idempotent requests retried once after a reset on a reused upstream socket.', [], {}),
+    clientAborts: counter('client_aborts_total', 'Requests whose client went away before the response ended.', [], {}),
+    badRequests: counter('bad_requests_total', 'Malformed requests refused by the HTTP parser.', [], {}),
+    drainTriggers: counter('drain_triggers_total', 'Drain triggers received (later ones are no-ops).', ['trigger'], {trigger: TRIGGERS}),
+    deregistrationSeconds: gauge('deregistration_duration_seconds', 'Time from the trigger until no Service routed to the pod any more.'),
+    phaseSeconds,
+    drainSeconds: gauge('drain_duration_seconds', 'Time from the trigger to done, of the current drain.'),
+    fallbacks: counter('fallbacks_total', 'Drains that used the timed fallback because the API could not tell.', ['reason'], {
+      reason: FALLBACK_REASONS,
+    }),
+    kubeRequests: counter('kube_api_requests_total', 'Requests to the Kubernetes API, by resource, verb and result.', ['resource', 'verb', 'code'], {
+      resource: KUBE_RESOURCES,
+      verb: KUBE_VERBS,
+      code: ['ok'],
+    }),
+    watchRestarts: counter('watch_restarts_total', 'EndpointSlice watch re-lists after an error, expiry or stall.', [], {}),
+    releaseActions: counter('release_actions_total', 'App release actions taken at the end of a drain.', ['action', 'result'], {
+      action: ['hook', 'signal', 'http'],
+      result: ['ok', 'error'],
+    }),
+    setState,
+  };
+}
