@@ -6,7 +6,11 @@ export interface DemoAppConfig {
   /** undefined: all IPv4 and IPv6 addresses (Node's dual-stack default). */
   readonly host: string | undefined;
   readonly podName: string;
-  /** undefined: Node's default server keepAliveTimeout (5 s). */
+  /**
+   * Server keepAliveTimeout; undefined: Node's default (5 s). Node closes an idle keep-alive socket 1 s after it
+   * (a fixed buffer on Node 20, `keepAliveTimeoutBuffer` defaulting to 1 s on Node >= 24.6), and advertises
+   * `Keep-Alive: timeout=floor(ms/1000)` to clients.
+   */
   readonly keepAliveTimeoutMs: number | undefined;
   /** Legacy kind (b) of DESIGN.md: a PID 1 without a handler, which ignores SIGTERM until SIGKILL. */
   readonly ignoreSigterm: boolean;
