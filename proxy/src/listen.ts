@@ -1,0 +1,40 @@
+/**
+ * Binds a server to a configured address. The empty host means every IPv4 and IPv6 address: `::` with dual-stack
+ * (ipv6Only false) covers both; a node without IPv6 gets `0.0.0.0` instead.
+ */
+import type {Server} from 'node:net';
+import type {AddressInfo} from 'node:net';
+import type {ListenAddress} from './config.js';
+import {LameduckError} from './errors.js';
+
+function bind(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({host, port, ipv6Only: false});
+  });
+}
+
+export async function listenOn(server: Server, address: ListenAddress, what: string): Promise<AddressInfo> {
+  const describe = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  try {
+    if (address.host !== '') return await bind(server, address.host, address.port);
+    try {
+      return await bind(server, '::', address.port);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err;
+      return await bind(server, '0.0.0.0', address.port);
+    }
+  } catch (cause) {
+    throw new LameduckError('LISTEN_FAILED', `cannot listen on ${describe} for ${what}: ${(cause as Error).message}`, {cause});
+  }
+}

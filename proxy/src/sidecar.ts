@@ -1,0 +1,138 @@
+/**
+ * Composes the sidecar: data plane, admin listener, drain state machine, Kubernetes side. Owns no process state:
+ * main.ts feeds it signals and exits when `exitCode` resolves.
+ */
+import type {AddressInfo} from 'node:net';
+import type {Cluster} from './cluster.js';
+import type {Config} from './config.js';
+import {createAdminServer, type AdminServer} from './admin.js';
+import {createDrain, type Drain, type DrainSummary, type DrainTarget} from './drain.js';
+import type {Logger} from './log.js';
+import {createMetrics, type Metrics, type Trigger} from './metrics.js';
+import type {Phase} from './phase.js';
+import {createRelease} from './release.js';
+import {createUpstreamCheck} from './upstream-check.js';
+
+export interface ForwarderLike extends DrainTarget {
+  listen(): Promise<AddressInfo>;
+  address(): AddressInfo | null;
+  stats(): ReturnType<DrainTarget['stats']> & Record<string, unknown>;
+}
+
+export interface SidecarDeps {
+  config: Config;
+  log: Logger;
+  metrics?: Metrics;
+  cluster: Cluster | undefined;
+  createForwarder: (deps: {config: Config; metrics: Metrics; log: Logger; phase: () => Phase; now: () => number}) => ForwarderLike;
+  /** For the `signal:` app exit. */
+  kill: (pid: number, signal: NodeJS.Signals) => void;
+  protectedPids: readonly number[];
+  now?: () => number;
+  prestopRecheckMs?: number;
+  procDir?: string;
+}
+
+export interface Sidecar {
+  readonly metrics: Metrics;
+  readonly drain: Drain;
+  start(): Promise<{traffic: AddressInfo; admin: AddressInfo}>;
+  /** SIGTERM or SIGINT: starts (or joins) the drain and allows the exit once it is done. */
+  signal(name: 'SIGTERM' | 'SIGINT'): void;
+  trigger(trigger: Trigger): Promise<DrainSummary>;
+  /** Resolves with the exit code once the drain is done and the process may exit (DESIGN.md `done`). */
+  readonly exitCode: Promise<number>;
+  /** Stops the listeners without draining (tests). */
+  close(): Promise<void>;
+}
+
+export function createSidecar(deps: SidecarDeps): Sidecar {
+  const {config, log, cluster} = deps;
+  const now = deps.now ?? (() => performance.now());
+  const metrics = deps.metrics ?? createMetrics();
+  let drainRef: Drain | undefined;
+  const forwarder = deps.createForwarder({config, metrics, log, phase: () => drainRef?.state() ?? 'serving', now});
+  const release = createRelease({
+    appExit: config.appExit,
+    appProcess: config.appProcess,
+    metrics,
+    log,
+    protectedPids: deps.protectedPids,
+    kill: deps.kill,
+    procDir: deps.procDir,
+  });
+  const drain = createDrain({config, metrics, log, target: forwarder, cluster, release, now});
+  drainRef = drain;
+  let trafficListening = false;
+  const admin: AdminServer = createAdminServer({
+    config,
+    metrics,
+    log,
+    drain,
+    cluster,
+    upstream: createUpstreamCheck({upstream: config.upstream}),
+    trafficListening: () => trafficListening && drain.state() !== 'closing' && drain.state() !== 'releasing' && drain.state() !== 'done',
+    statusExtra: () => ({connections: forwarder.stats(), mode: config.mode, pod: config.identity.name ?? null}),
+    prestopRecheckMs: deps.prestopRecheckMs,
+  });
+
+  let sigterm = false;
+  let resolveExit!: (code: number) => void;
+  const exitCode = new Promise<number>((resolve) => (resolveExit = resolve));
+  let summary: DrainSummary | undefined;
+  let stopPodWatch: (() => void) | undefined;
+
+  const maybeExit = (): void => {
+    if (!summary) return;
+    // Exit once SIGTERM was received; a drain of a pod that is not terminating (token) exits at done so that the
+    // restart policy brings a fresh, serving sidecar.
+    const notTerminating = summary.trigger === 'token' && summary.podTerminating !== true;
+    if (sigterm || notTerminating) {
+      stopPodWatch?.();
+      cluster?.close();
+      void admin.close().then(() => resolveExit(0));
+    }
+  };
+
+  // Whatever started the drain (signal, /prestop, token, pod watch), its end decides the exit.
+  drain.finished().then(
+    (s) => {
+      summary = s;
+      maybeExit();
+    },
+    () => resolveExit(1),
+  );
+
+  const trigger = (t: Trigger): Promise<DrainSummary> => drain.drain({trigger: t});
+
+  return {
+    metrics,
+    drain,
+    exitCode,
+    async start() {
+      const adminAddr = await admin.listen();
+      const traffic = await forwarder.listen();
+      trafficListening = true;
+      if (config.watchPod && cluster) {
+        stopPodWatch = cluster.watchPod((pod) => {
+          log.info('pod watch: terminating', {...pod});
+          void drain.drain({trigger: 'pod_watch', pod});
+        });
+      }
+      return {traffic, admin: adminAddr};
+    },
+    signal(name) {
+      log.info('signal received', {signal: name, state: drain.state()});
+      sigterm = true;
+      trigger('signal').catch(() => undefined); // failure is logged by the drain and ends the process via exitCode
+      maybeExit();
+    },
+    trigger,
+    async close() {
+      stopPodWatch?.();
+      cluster?.close();
+      forwarder.destroy();
+      await admin.close();
+    },
+  };
+}
