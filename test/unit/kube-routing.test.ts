@@ -179,7 +179,7 @@ const sliceArb: fc.Arbitrary<WireEndpointSlice> = fc
     addressType: fc.constantFrom<string | undefined>('IPv4', 'IPv4', 'IPv6', 'FQDN', undefined),
     endpoints: fc.option(fc.array(endpointArb, {maxLength: 5}), {nil: null, freq: 8}),
   })
-  .map(({service, addressType, endpoints}) => ({
+  .map(({service, addressType, endpoints}): WireEndpointSlice => ({
     metadata: {name: 'x', labels: service ? {'kubernetes.io/service-name': service} : {}},
     ...(addressType ? {addressType} : {}),
     endpoints,

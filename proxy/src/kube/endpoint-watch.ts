@@ -1,0 +1,341 @@
+/**
+ * `awaitDeregistration`: list and watch every EndpointSlice of the namespace until no Service routes the pod any
+ * more (kube/routing.ts), level-based: the verdict is recomputed from the whole current state after every event and
+ * every re-list, never before the initial list has arrived (DESIGN.md "Kubernetes API use").
+ *
+ * The watch is treated as fragile, as client-go's reflector does
+ * (https://github.com/kubernetes/client-go/blob/master/tools/cache/reflector.go):
+ * - 410 Expired (our resourceVersion was compacted) -> re-list at once;
+ * - any other error or close -> re-list and re-watch after a capped, jittered exponential backoff;
+ * - a periodic re-list as a safety net against a watch that stays open but delivers nothing.
+ * The first list uses `resourceVersion=0` (served from the API server's watch cache, not etcd) after a 0-250 ms
+ * jitter, so the fifty pods of a rollout do not arrive in the same millisecond.
+ *
+ * When the API cannot tell: 403 or 401 (after a token re-read) -> the timed fallback, resolved `fallbackDelayMs` after
+ * the call; unreachable (network, timeouts, 5xx, persistent 429) -> keep retrying, and fall back once it is still
+ * failing when `fallbackDelayMs` has passed. The caller's signal (the drain deadline) ends everything: `aborted`.
+ */
+import type {DeregistrationOptions, DeregistrationOutcome} from '../cluster.js';
+import type {Logger} from '../log.js';
+import type {FallbackReason, Metrics} from '../metrics.js';
+import {sleep} from '../wait.js';
+import {createBackoff, throttleDelay} from './backoff.js';
+import type {KubeClient} from './client.js';
+import {KubeApiError} from './kube-api-error.js';
+import {routingVerdict, type RoutingPod, type RoutingVerdict, type ServiceInfo} from './routing.js';
+import type {WireEndpointSlice, WireList, WireService, WireStatus} from './wire.js';
+
+export interface EndpointWatchDeps {
+  readonly client: KubeClient;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly namespace: string;
+  readonly pod: RoutingPod;
+  readonly ignoreServices: readonly string[];
+  /** Monotonic milliseconds. */
+  readonly now?: () => number;
+  readonly random?: () => number;
+  /** Upper bound of the random delay before the first list (default 250 ms). */
+  readonly startJitterMs?: number;
+  /** Periodic re-list while the watch is open (default 3 s). */
+  readonly relistIntervalMs?: number;
+  /** Backoff after errors (default 100 ms doubling to 2 s). */
+  readonly backoff?: {readonly initialMs: number; readonly maxMs: number};
+  /** Per request (default 5 s). */
+  readonly requestTimeoutMs?: number;
+  /** Fires when the Cluster is closed. */
+  readonly closeSignal?: AbortSignal;
+}
+
+export interface EndpointWatch {
+  awaitDeregistration(options: DeregistrationOptions): Promise<DeregistrationOutcome>;
+  /** The latest verdict of the running or last drain (for /status and tests). */
+  lastVerdict(): RoutingVerdict | undefined;
+}
+
+/** Below this a watch that closed without delivering anything counts as failing (backoff), not as a normal end. */
+const SHORT_WATCH_MS = 1_000;
+
+function describe(v: RoutingVerdict): string {
+  return JSON.stringify([v.routedBy.map((r) => `${r.service}:${r.why}:${r.addressType}:${r.scope}`), v.services, v.ignored, v.gone]);
+}
+
+function serviceInfo(svc: WireService): ServiceInfo {
+  const spec = svc.spec ?? {};
+  return {
+    state: 'present',
+    publishNotReadyAddresses: spec.publishNotReadyAddresses === true,
+    // Local internal or external traffic policy: kube-proxy judges the terminating fallback per node.
+    local: spec.internalTrafficPolicy === 'Local' || spec.externalTrafficPolicy === 'Local',
+  };
+}
+
+export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
+  const {client, metrics, log, namespace} = deps;
+  const now = deps.now ?? (() => performance.now());
+  const random = deps.random ?? Math.random;
+  const startJitterMs = deps.startJitterMs ?? 250;
+  const relistIntervalMs = deps.relistIntervalMs ?? 3_000;
+  const requestTimeoutMs = deps.requestTimeoutMs ?? 5_000;
+  const slicesPath = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`;
+  const servicePath = (name: string): string => `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(name)}`;
+  let latest: RoutingVerdict | undefined;
+
+  async function awaitDeregistration(options: DeregistrationOptions): Promise<DeregistrationOutcome> {
+    const t0 = now();
+    const fallbackAt = t0 + options.fallbackDelayMs;
+    const run = new AbortController();
+    const onAbort = (): void => run.abort();
+    for (const s of [options.signal, deps.closeSignal]) {
+      if (!s) continue;
+      if (s.aborted) run.abort();
+      else s.addEventListener('abort', onAbort, {once: true});
+    }
+    const backoff = createBackoff({initialMs: deps.backoff?.initialMs ?? 100, maxMs: deps.backoff?.maxMs ?? 2_000, random});
+
+    const slices = new Map<string, WireEndpointSlice>();
+    const services = new Map<string, ServiceInfo>();
+    let servicesForbidden = false;
+    let resourceVersion: string | undefined;
+    let listed = false;
+    let consecutiveFailures = 0;
+    let lastDescribed = '';
+    let warnedPublishNotReady = false;
+
+    const finish = (outcome: DeregistrationOutcome): DeregistrationOutcome => {
+      const ms = Math.round(now() - t0);
+      if (outcome.kind === 'deregistered') log.info('deregistered: no service routes the pod', {ms});
+      else if (outcome.kind === 'fallback') {
+        metrics.fallbacks.inc({reason: outcome.reason});
+        log.warn('kubernetes api could not tell: timed fallback used', {reason: outcome.reason, ms, fallbackDelayMs: options.fallbackDelayMs});
+      } else log.info('deregistration wait ended at the deadline', {ms, routedBy: latest?.routedBy});
+      return outcome;
+    };
+
+    /** A failed list/get/watch: resolves with an outcome when it is time to fall back, else after the retry delay. */
+    const failed = async (error: unknown): Promise<DeregistrationOutcome | undefined> => {
+      const err = error instanceof KubeApiError ? error : new KubeApiError(String(error), {cause: error});
+      if (err.reason === 'forbidden' || err.reason === 'unauthorized') {
+        const waitMs = Math.max(0, fallbackAt - now());
+        log.warn('kubernetes api refused the endpoint watch: serving for the fallback delay', {
+          reason: err.reason,
+          error: err,
+          fallbackDelayMs: options.fallbackDelayMs,
+          waitMs: Math.round(waitMs),
+        });
+        await sleep(waitMs, run.signal);
+        return run.signal.aborted ? {kind: 'aborted'} : {kind: 'fallback', reason: err.reason};
+      }
+      consecutiveFailures++;
+      // Still failing once the fallback delay has passed (and not just one blip): the API cannot tell in time.
+      if (now() >= fallbackAt && consecutiveFailures >= 2) return {kind: 'fallback', reason: 'unreachable'};
+      let delay = err.throttled ? throttleDelay(err.retryAfterMs ?? 1_000, random) : backoff.next();
+      if (now() < fallbackAt) delay = Math.min(delay, fallbackAt - now());
+      const ctx = {error: err, status: err.status, retryInMs: Math.round(delay), failures: consecutiveFailures};
+      if (consecutiveFailures === 1) log.warn('kubernetes api request failed: retrying', ctx);
+      else log.debug('kubernetes api request failed: retrying', ctx);
+      await sleep(delay, run.signal);
+      return undefined;
+    };
+
+    /** GETs the Services that have the pod in a slice: all of them after a list, only unknown ones otherwise. */
+    const fetchServices = async (all: boolean): Promise<void> => {
+      if (servicesForbidden) return;
+      const names = routingVerdict({slices: slices.values(), services, pod: deps.pod, ignoreServices: []}).services;
+      const wanted = names.filter((n) => !deps.ignoreServices.includes(n) && (all || !services.has(n)));
+      await Promise.all(
+        wanted.map(async (name) => {
+          try {
+            const svc = await client.call<WireService>({
+              resource: 'services',
+              verb: 'get',
+              path: servicePath(name),
+              signal: run.signal,
+              timeoutMs: requestTimeoutMs,
+            });
+            services.set(name, serviceInfo(svc));
+          } catch (error) {
+            if (error instanceof KubeApiError && error.notFound) {
+              // kube-proxy programs no rules for a Service that does not exist; its leftover slices route nothing.
+              services.set(name, {state: 'gone'});
+            } else if (error instanceof KubeApiError && error.reason === 'forbidden') {
+              servicesForbidden = true;
+              log.warn('cannot get services: judging every service with the default traffic policy (Cluster)', {error});
+            } else throw error;
+          }
+        }),
+      );
+    };
+
+    /** Recomputes the verdict from the whole current state; true when no Service routes the pod. */
+    const evaluate = (): boolean => {
+      const verdict = routingVerdict({slices: slices.values(), services, pod: deps.pod, ignoreServices: deps.ignoreServices});
+      latest = verdict;
+      const described = describe(verdict);
+      if (described !== lastDescribed) {
+        lastDescribed = described;
+        log.info('routing', {
+          routed: verdict.routed,
+          routedBy: verdict.routedBy.map((r) => ({service: r.service, why: r.why, addressType: r.addressType, scope: r.scope})),
+          services: verdict.services,
+          ignored: verdict.ignored,
+          gone: verdict.gone,
+          ms: Math.round(now() - t0),
+        });
+      }
+      const held = verdict.routedBy.filter((r) => r.why === 'publishNotReadyAddresses').map((r) => r.service);
+      if (held.length > 0 && !warnedPublishNotReady) {
+        warnedPublishNotReady = true;
+        log.warn('a publishNotReadyAddresses service holds the pod until the deadline; list it in LAMEDUCK_IGNORE_SERVICES if it should not', {
+          services: held,
+        });
+      }
+      return !verdict.routed;
+    };
+
+    try {
+      if (run.signal.aborted) return finish({kind: 'aborted'});
+      await sleep(random() * startJitterMs, run.signal);
+      let needList = true;
+      let periodic = false;
+      for (;;) {
+        if (run.signal.aborted) return finish({kind: 'aborted'});
+
+        if (needList) {
+          let list: WireList<WireEndpointSlice>;
+          try {
+            list = await client.call<WireList<WireEndpointSlice>>({
+              resource: 'endpointslices',
+              verb: 'list',
+              path: slicesPath,
+              // Served from the watch cache: cheap for the API server, at most slightly stale (the watch catches up).
+              query: {resourceVersion: '0'},
+              signal: run.signal,
+              timeoutMs: requestTimeoutMs,
+            });
+          } catch (error) {
+            if (run.signal.aborted) return finish({kind: 'aborted'});
+            const outcome = await failed(error);
+            if (outcome) return finish(outcome);
+            continue;
+          }
+          const fresh = new Map<string, WireEndpointSlice>();
+          for (const item of list.items ?? []) if (item?.metadata?.name) fresh.set(item.metadata.name, item);
+          if (periodic && listed) {
+            // The watch should have told us all of this: a difference means it stalled or lost events.
+            const missed = [...fresh].some(([n, s]) => slices.get(n)?.metadata.resourceVersion !== s.metadata.resourceVersion) || [...slices.keys()].some((n) => !fresh.has(n));
+            if (missed) {
+              metrics.watchRestarts.inc();
+              log.warn('periodic re-list found endpoint changes the watch had not delivered', {ms: Math.round(now() - t0)});
+            }
+          }
+          slices.clear();
+          for (const [n, s] of fresh) slices.set(n, s);
+          resourceVersion = list.metadata?.resourceVersion || undefined;
+          try {
+            await fetchServices(true);
+          } catch (error) {
+            if (run.signal.aborted) return finish({kind: 'aborted'});
+            const outcome = await failed(error);
+            if (outcome) return finish(outcome);
+            continue;
+          }
+          listed = true;
+          consecutiveFailures = 0;
+          needList = false;
+          if (evaluate()) return finish({kind: 'deregistered'});
+        }
+
+        // Watch from the list's resourceVersion until the periodic re-list, an error, a close or deregistration.
+        const cycle = new AbortController();
+        const onRunAbort = (): void => cycle.abort();
+        run.signal.addEventListener('abort', onRunAbort, {once: true});
+        const relistTimer = setTimeout(() => cycle.abort(), relistIntervalMs);
+        relistTimer.unref();
+        const watchStarted = now();
+        let delivered = false;
+        let end: 'relist' | 'closed' | 'expired' | 'error' = 'closed';
+        let watchError: unknown;
+        try {
+          const events = client.watch<WireEndpointSlice>({
+            resource: 'endpointslices',
+            path: slicesPath,
+            query: {
+              resourceVersion,
+              allowWatchBookmarks: 'true',
+              // Server-side bound too, in case our abort never reaches it.
+              timeoutSeconds: String(Math.max(5, Math.ceil((relistIntervalMs * 4) / 1000))),
+            },
+            signal: cycle.signal,
+            timeoutMs: requestTimeoutMs,
+          });
+          for await (const event of events) {
+            if (event.type === 'ERROR') {
+              const status = event.object as WireStatus;
+              if (status.code === 410) {
+                end = 'expired';
+                break;
+              }
+              throw new KubeApiError(`watch endpointslices: ${status.code ?? ''} ${status.reason ?? ''}: ${status.message ?? ''}`, {
+                status: status.code,
+                statusReason: status.reason,
+              });
+            }
+            const slice = event.object as WireEndpointSlice;
+            if (slice?.metadata?.resourceVersion) resourceVersion = slice.metadata.resourceVersion;
+            if (event.type === 'BOOKMARK') continue;
+            if (!slice?.metadata?.name) continue;
+            if (event.type === 'DELETED') slices.delete(slice.metadata.name);
+            else slices.set(slice.metadata.name, slice);
+            delivered = true;
+            consecutiveFailures = 0;
+            backoff.reset();
+            await fetchServices(false);
+            if (evaluate()) return finish({kind: 'deregistered'});
+          }
+          if (end !== 'expired') end = cycle.signal.aborted ? 'relist' : 'closed';
+        } catch (error) {
+          end = cycle.signal.aborted ? 'relist' : 'error';
+          watchError = error;
+        } finally {
+          clearTimeout(relistTimer);
+          run.signal.removeEventListener('abort', onRunAbort);
+        }
+
+        if (run.signal.aborted) return finish({kind: 'aborted'});
+        needList = true;
+        periodic = end === 'relist';
+        if (end === 'relist') continue;
+        metrics.watchRestarts.inc();
+        if (end === 'expired') {
+          log.info('endpointslice watch expired (410): re-listing', {resourceVersion});
+          continue;
+        }
+        if (end === 'closed' && (delivered || now() - watchStarted >= SHORT_WATCH_MS)) {
+          log.info('endpointslice watch closed by the server: re-listing', {resourceVersion});
+          continue;
+        }
+        const outcome = await failed(watchError ?? new KubeApiError('watch endpointslices: closed at once'));
+        if (outcome) return finish(outcome);
+      }
+    } finally {
+      run.abort();
+      for (const s of [options.signal, deps.closeSignal]) s?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  return {
+    awaitDeregistration: async (options) => {
+      try {
+        return await awaitDeregistration(options);
+      } catch (error) {
+        // Never throws (Cluster contract): an unexpected bug must not strand the drain; it falls back instead.
+        log.error('endpoint watch failed unexpectedly: timed fallback', {error});
+        metrics.fallbacks.inc({reason: 'unreachable'});
+        await sleep(options.fallbackDelayMs, options.signal);
+        return options.signal.aborted ? {kind: 'aborted'} : {kind: 'fallback', reason: 'unreachable' as FallbackReason};
+      }
+    },
+    lastVerdict: () => latest,
+  };
+}

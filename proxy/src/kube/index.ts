@@ -1,0 +1,99 @@
+/**
+ * The `Cluster` the drain uses, backed by the Kubernetes API (client-node's KubeConfig for credentials, our own
+ * counted and bounded transport). Nothing here talks to the API until a method is called: zero requests while the
+ * pod is serving (unless the caller starts `watchPod`), so thousands of idle sidecars cost the API server nothing.
+ */
+import type {Cluster} from '../cluster.js';
+import type {Config} from '../config.js';
+import type {Logger} from '../log.js';
+import type {Metrics} from '../metrics.js';
+import {createKubeClient} from './client.js';
+import {createEndpointWatch} from './endpoint-watch.js';
+import {createEventRecorder} from './events.js';
+import {createKubeConfigLoader} from './kubeconfig.js';
+import {createPodApi} from './pod.js';
+import type {RoutingVerdict} from './routing.js';
+
+export {DEFAULT_SERVICE_ACCOUNT_DIR} from './kubeconfig.js';
+export type {RoutingVerdict} from './routing.js';
+
+/** Timings a test (or a bench) may shorten; the defaults are the product's. */
+export interface ClusterTuning {
+  /** Random delay before the first EndpointSlice list (default 250 ms). */
+  readonly startJitterMs: number;
+  /** Periodic re-list while the watch is open (default 3 s). */
+  readonly relistIntervalMs: number;
+  /** Retry backoff after API errors (default 100 ms doubling to 2 s). */
+  readonly backoff: {readonly initialMs: number; readonly maxMs: number};
+  /** Per-request timeout (default 5 s). */
+  readonly requestTimeoutMs: number;
+  /** Budget of one Event, retries included (default 5 s). */
+  readonly eventTimeoutMs: number;
+}
+
+export interface CreateClusterDeps {
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** In-cluster credentials directory (default /var/run/secrets/kubernetes.io/serviceaccount). */
+  readonly serviceAccountDir?: string;
+  /** KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT for in-cluster access (main.ts passes process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Wall clock in ms (Event timestamps). */
+  readonly now?: () => number;
+  readonly tuning?: Partial<ClusterTuning>;
+}
+
+export interface KubeCluster extends Cluster {
+  /** The latest routing verdict (which Services still route the pod, and why), for /status and tests. */
+  lastVerdict(): RoutingVerdict | undefined;
+}
+
+/**
+ * Returns undefined when the pod identity is incomplete (no POD_NAME/POD_NAMESPACE, or neither POD_UID nor POD_IPS):
+ * the sidecar then runs standalone with the timed fallback.
+ */
+export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined {
+  const {config, metrics} = deps;
+  const {name, namespace, uid, ips} = config.identity;
+  if (!name || !namespace || (!uid && ips.length === 0)) return undefined;
+  const log = deps.log.child({component: 'kube'});
+  const tuning = deps.tuning ?? {};
+  const closed = new AbortController();
+
+  const loader = createKubeConfigLoader({kubeconfig: config.kubeconfig, serviceAccountDir: deps.serviceAccountDir, env: deps.env});
+  // Import client-node now, in the background: paid at start-up rather than between the trigger and the first list.
+  loader.preload();
+  const client = createKubeClient({loader, metrics, log, requestTimeoutMs: tuning.requestTimeoutMs, userAgent: 'lameduck'});
+  const endpoints = createEndpointWatch({
+    client,
+    metrics,
+    log,
+    namespace,
+    pod: {uid, ips},
+    ignoreServices: config.ignoreServices,
+    startJitterMs: tuning.startJitterMs,
+    relistIntervalMs: tuning.relistIntervalMs,
+    backoff: tuning.backoff,
+    requestTimeoutMs: tuning.requestTimeoutMs,
+    closeSignal: closed.signal,
+  });
+  const pod = createPodApi({client, log, namespace, name, requestTimeoutMs: tuning.requestTimeoutMs, closeSignal: closed.signal});
+  const events = createEventRecorder({
+    client,
+    log,
+    pod: {name, namespace, uid},
+    now: deps.now,
+    timeoutMs: tuning.eventTimeoutMs,
+    closeSignal: closed.signal,
+  });
+
+  return {
+    getPod: (signal) => pod.getPod(signal),
+    awaitDeregistration: (options) => endpoints.awaitDeregistration(options),
+    watchPod: (onTerminating) => pod.watchPod(onTerminating),
+    recordEvent: (event) => events.record(event),
+    lastVerdict: () => endpoints.lastVerdict(),
+    close: () => closed.abort(),
+  };
+}
