@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * The process entry: the only file that touches `process` (env, argv, signals, stdout, exit).
+ */
+import {parseConfig, helpText, HelpRequested} from './config.js';
+import {ConfigError} from './errors.js';
+import {createLogger} from './log.js';
+import {createMetrics} from './metrics.js';
+import {createForwarder} from './forwarder.js';
+import {createCluster} from './kube/index.js';
+import {createSidecar} from './sidecar.js';
+
+function main(): void {
+  let config;
+  try {
+    config = parseConfig(process.env, process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(helpText() + '\n');
+      process.exit(0);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`lameduck: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const log = createLogger({level: config.logLevel, write: (line) => process.stdout.write(line + '\n')});
+  const metrics = createMetrics();
+  const cluster = createCluster({config, metrics, log});
+  const sidecar = createSidecar({
+    config,
+    log,
+    metrics,
+    cluster,
+    createForwarder,
+    kill: (pid, signal) => process.kill(pid, signal),
+    protectedPids: [process.pid, process.ppid],
+  });
+
+  // A signal during start-up is honoured too: the drain runs over whatever is already listening.
+  process.on('SIGTERM', () => sidecar.signal('SIGTERM'));
+  process.on('SIGINT', () => sidecar.signal('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught exception', {error: err});
+    process.exit(1);
+  });
+
+  sidecar.exitCode.then((code) => {
+    log.info('exit', {code});
+    process.exitCode = code;
+    // Let stdout flush, then go even if a stray handle is still open.
+    setTimeout(() => process.exit(code), 50).unref();
+  });
+
+  sidecar.start().then(
+    (addr) => {
+      log.info('listening', {
+        traffic: {address: addr.traffic.address, port: addr.traffic.port},
+        admin: {address: addr.admin.address, port: addr.admin.port},
+        upstream: config.upstream.origin,
+        mode: config.mode,
+        kubernetes: cluster ? 'enabled' : 'standalone',
+        pid: process.pid,
+      });
+    },
+    (err: Error) => {
+      log.error('start failed', {error: err});
+      process.exit(1);
+    },
+  );
+}
+
+main();
