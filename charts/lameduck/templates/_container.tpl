@@ -13,7 +13,13 @@ lameduck.podSpec does all of this for you; use these two only to place the conta
 {{- define "lameduck.container" -}}
 {{- include "lameduck.checkContext" . -}}
 {{- $v := .Values -}}
-{{- $spec := .podSpec | default dict -}}
+{{- $names := list -}}
+{{- range include "lameduck.env" . | fromYamlArray -}}
+{{- if has .name $names -}}
+{{- fail (printf "lameduck: environment variable %s is set twice; extraEnv must not repeat what the chart sets (use the chart's own key for it)" .name) -}}
+{{- end -}}
+{{- $names = append $names .name -}}
+{{- end -}}
 name: {{ $v.containerName }}
 image: {{ include "lameduck.image" . | quote }}
 imagePullPolicy: {{ $v.image.pullPolicy }}

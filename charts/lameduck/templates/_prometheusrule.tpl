@@ -16,7 +16,7 @@ The deadline is the one lameduck computes for this pod: drainTimeout, else the g
 {{- $r := $v.prometheusRule -}}
 {{- $sel := $r.selector | default (printf "namespace=%q" .root.Release.Namespace) -}}
 {{- $deadline := include "lameduck.drainDeadlineSeconds" . | float64 -}}
-{{- $threshold := mulf $deadline (float64 $r.nearDeadlineRatio) -}}
+{{- $threshold := mulf $deadline (float64 $r.nearDeadlineRatio) }}
 ---
 apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
