@@ -51,7 +51,14 @@ function statusClass(status: number): (typeof STATUS_CLASSES)[number] {
 export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics {
   const registry = new Registry();
   const p = METRIC_PREFIX;
-  if (options.defaultMetrics !== false) collectDefaultMetrics({register: registry, eventLoopMonitoringPrecision: 20});
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({register: registry, eventLoopMonitoringPrecision: 20});
+    // prom-client exports these gauges with a `_total` suffix, which `promtool check metrics` rejects (only
+    // counters may end in _total); the counts they carry are in nodejs_active_*_total's siblings anyway.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(name);
+    }
+  }
 
   const requests = new Counter({
     name: `${p}requests_total`,

@@ -1,7 +1,7 @@
 import {afterAll, describe, expect, it} from '@jest/globals';
 import {spawn} from 'node:child_process';
 import {randomUUID} from 'node:crypto';
-import {createServer} from 'node:http';
+import {Agent, createServer} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {startLameduck, startDemoApp, killAll} from '../support/processes.js';
 import {httpGet} from '../support/http.js';
@@ -22,9 +22,11 @@ describe('/prestop and the release of the app', () => {
     const status = JSON.parse((await httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/status'})).body);
     expect(status.state).toBe('serving');
     expect((await httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/readyz'})).status).toBe(200);
-    const through = await httpGet({host: '127.0.0.1', port: ld.trafficPort, path: '/'});
+    const agent = new Agent({keepAlive: true});
+    const through = await httpGet({host: '127.0.0.1', port: ld.trafficPort, path: '/', agent});
+    agent.destroy();
     expect(through.status).toBe(200);
-    expect(through.headers.connection).not.toBe('close');
+    expect(through.headers.connection).toBe('keep-alive'); // no drain: keep-alive clients are not told to re-dial
     expect(ld.logs.some((l) => l.msg === 'prestop token rejected')).toBe(true);
   });
 

@@ -1,5 +1,5 @@
 /** A minimal HTTP client for tests: one request on a fresh connection, bounded in time. */
-import {request, type IncomingHttpHeaders} from 'node:http';
+import {request, type Agent, type IncomingHttpHeaders} from 'node:http';
 
 export interface HttpResult {
   status: number;
@@ -17,11 +17,13 @@ export function httpGet(opts: {
   headers?: Record<string, string>;
   body?: string;
   timeoutMs?: number;
+  /** Default: a fresh connection per request (agent: false). */
+  agent?: Agent;
 }): Promise<HttpResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(
-      {host: opts.host, port: opts.port, path: opts.path, method: opts.method ?? 'GET', headers: opts.headers, agent: false},
+      {host: opts.host, port: opts.port, path: opts.path, method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false},
       (res) => {
         let body = '';
         res.setEncoding('utf8');
