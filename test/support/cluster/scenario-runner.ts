@@ -1,0 +1,320 @@
+/**
+ * Runs one showdown scenario end to end on the local cluster simulation and measures it:
+ * the API server (with its EndpointSlice controller and lag), the kubelet running real pods, the Deployment
+ * controller, a kube-proxy-like L4 balancer on a virtual IP and an ingress-like L7 balancer (each with its own
+ * propagation lag), and open-loop load through both while the Deployment rolls.
+ *
+ * Every part is torn down in `finally`, whatever happened: no process, port, timer or temp file outlives a run.
+ */
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {startApiServer, type ApiServer} from '../kube/apiserver.js';
+import type {Lag} from '../kube/reconcile-queue.js';
+import type {Pod} from '../kube/types.js';
+import {startLoad, summarize, type Load, type LoadReport, type Outcome, type RequestRecord} from '../load.js';
+import {createDeploymentController, TEMPLATE_HASH_LABEL, type DeploymentController, type RolloutRecord} from './deployment-controller.js';
+import {createEndpointView, type EndpointView} from './endpoint-view.js';
+import {createImageMap, findRepoRoot, type ImageMap} from './images.js';
+import {startIngress, type Ingress, type IngressStats} from './ingress.js';
+import {createKubelet, type Kubelet} from './kubelet.js';
+import {startL4Balancer, type L4Balancer, type L4Stats} from './l4-balancer.js';
+import {createLoopbackIpPool} from './loopback-ips.js';
+import {createPodRecorder, type PodRecorder} from './pod-recorder.js';
+import {DEFAULT_LAGS, defineScenario, maxLag, type Lags, type ScenarioDefinition, type ScenarioName, type ScenarioParams} from './scenarios.js';
+import {podSummaries, type PodSummary} from './pod-summary.js';
+import {sleep, waitFor} from './wait.js';
+
+export interface RunOptions {
+  scenario: ScenarioName;
+  replicas?: number;
+  /** Total request rate (both load paths). Default 200. */
+  rps?: number;
+  /** Consecutive rolling updates. Default 1. */
+  rollouts?: number;
+  lags?: Partial<Lags>;
+  /** Share of the rate sent through the ingress-like L7 balancer; the rest goes to the Service's virtual IP. Default 0.25. */
+  ingressShare?: number;
+  /** Scenario knobs; defaults below. */
+  params?: Partial<ScenarioParams>;
+  /** Share of requests that are `/slow?ms=slowMs` (default 0.05, 1000 ms) and `/stream` (default 0.03). */
+  slowFraction?: number;
+  slowMs?: number;
+  streamFraction?: number;
+  keepAliveFraction?: number;
+  /** Load before the first rollout and after the last pod is gone. Default 1000 ms each. */
+  warmupMs?: number;
+  cooldownMs?: number;
+  /** Bound on one rollout plus the old pods' termination. Default 120 s. */
+  rolloutTimeoutMs?: number;
+  /** HTTPS between lameduck and the API server. Default true (@kubernetes/client-node refuses plain HTTP unless TLS verification is skipped). */
+  tls?: boolean;
+  images?: ImageMap;
+  onProgress?: (p: Progress) => void;
+  /** Ends the run early (teardown still runs); the result then has `aborted: true`. */
+  signal?: AbortSignal;
+}
+
+export interface Progress {
+  scenario: ScenarioName;
+  stage: 'starting' | 'warmup' | 'rollout' | 'draining' | 'cooldown' | 'done';
+  rollout: number;
+  rollouts: number;
+  elapsedMs: number;
+  requests: number;
+  failed: number;
+  pods: {name: string; state: string}[];
+}
+
+export interface SecondBucket {
+  /** Seconds since the run's start. */
+  t: number;
+  ok: number;
+  failed: number;
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  description: string;
+  params: ScenarioParams;
+  lags: Lags;
+  rps: number;
+  startedAt: number;
+  endedAt: number;
+  aborted: boolean;
+  /** Both load paths together. */
+  requests: Omit<LoadReport, 'records'>;
+  /** Failed requests by outcome (only non-ok outcomes). */
+  failedByKind: Partial<Record<Outcome, number>>;
+  byPath: {service: Omit<LoadReport, 'records'>; ingress: Omit<LoadReport, 'records'>};
+  rollouts: (RolloutRecord & {durationMs?: number})[];
+  pods: PodSummary[];
+  /** Longest deletion → all containers exited among the pods that terminated. */
+  longestDrainMs: number;
+  /** Longest in-flight request that completed (ok), ms: the floor's second term. */
+  longestRequestMs: number;
+  timeline: SecondBucket[];
+  lb: L4Stats;
+  ingress: IngressStats;
+  /** Every request (for the SVG timeline and tests); with `via`. */
+  records: (RequestRecord & {via: 'service' | 'ingress'})[];
+  recorder: PodRecorder;
+  /** lameduck's `drain summary` log lines, per pod. */
+  drainSummaries: {pod: string; summary: Record<string, unknown>}[];
+}
+
+export const DEFAULT_PARAMS: ScenarioParams = {
+  replicas: 3,
+  gracePeriodSeconds: 30,
+  sleepSeconds: 5,
+  settleMs: 0, // computed from the lags unless given
+  quietMs: 1000,
+  fallbackDelayMs: 15_000,
+  maxSurge: 1,
+  maxUnavailable: 0,
+  probePeriodSeconds: 1,
+};
+
+const strip = (r: LoadReport): Omit<LoadReport, 'records'> => {
+  const {records: _r, ...rest} = r;
+  return rest;
+};
+
+export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
+  const lags: Lags = {...DEFAULT_LAGS, ...opts.lags};
+  const rps = opts.rps ?? 200;
+  const rolloutCount = opts.rollouts ?? 1;
+  const ingressShare = opts.ingressShare ?? 0.25;
+  const params: ScenarioParams = {...DEFAULT_PARAMS, replicas: opts.replicas ?? DEFAULT_PARAMS.replicas, ...opts.params};
+  // lameduck's settle is a per-environment value: the slowest data plane's propagation lag after deregistration.
+  if (!opts.params?.settleMs) params.settleMs = Math.max(maxLag(lags.loadBalancer), ingressShare > 0 ? maxLag(lags.ingress) : 0);
+  const def: ScenarioDefinition = defineScenario(opts.scenario, params);
+  const rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 120_000;
+  const images = opts.images ?? createImageMap({repoRoot: findRepoRoot()});
+  const startedAt = Date.now();
+  let stage: Progress['stage'] = 'starting';
+  let rolloutIndex = 0;
+
+  const dir = mkdtempSync(join(tmpdir(), 'lameduck-sim-'));
+  const ips = createLoopbackIpPool();
+  const recorder = createPodRecorder();
+  let api: ApiServer | undefined;
+  let kubelet: Kubelet | undefined;
+  let deployment: DeploymentController | undefined;
+  const views: EndpointView[] = [];
+  let lb: L4Balancer | undefined;
+  let ingress: Ingress | undefined;
+  const loads: {load: Load; via: 'service' | 'ingress'}[] = [];
+  let progressTimer: NodeJS.Timeout | undefined;
+  let aborted = false;
+
+  const checkAbort = (): void => {
+    if (opts.signal?.aborted) {
+      aborted = true;
+      throw new ScenarioAbortedError();
+    }
+  };
+
+  const progress = (): void => {
+    if (!opts.onProgress) return;
+    let requests = 0;
+    let failed = 0;
+    for (const {load} of loads) {
+      requests += load.records.length;
+      for (const r of load.records) if (r.outcome !== 'ok') failed++;
+    }
+    const pods = (api?.store.list<Pod>('pods', 'default') ?? []).map((p) => ({
+      name: p.metadata.name ?? '',
+      state: p.metadata.deletionTimestamp ? 'terminating' : p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'ready' : 'starting',
+    }));
+    opts.onProgress({scenario: def.name, stage, rollout: rolloutIndex, rollouts: rolloutCount, elapsedMs: Date.now() - startedAt, requests, failed, pods});
+  };
+  const setStage = (s: Progress['stage']): void => {
+    stage = s;
+    progress();
+  };
+
+  try {
+    api = await startApiServer({tls: opts.tls ?? true, endpointSliceLag: lags.controller});
+    const kubeconfigPath = api.writeKubeconfig(dir, {namespace: 'default'});
+    if (def.denyApi) api.faults.deny('*', '*');
+    kubelet = createKubelet({store: api.store, images, ips, kubeconfigPath, recorder});
+    api.store.createService(def.service);
+    progressTimer = setInterval(progress, 500);
+    progressTimer.unref();
+
+    deployment = createDeploymentController({store: api.store, deployment: def.deployment});
+    await deployment.waitForRollout(rolloutTimeoutMs);
+    checkAbort();
+
+    const lbView = createEndpointView({store: api.store, namespace: 'default', service: 'web', portName: 'http', lag: lags.loadBalancer});
+    const ingressView = createEndpointView({store: api.store, namespace: 'default', service: 'web', portName: 'http', lag: lags.ingress});
+    views.push(lbView, ingressView);
+    // The data planes start with the current slices; wait until those list every replica as ready.
+    await waitFor('endpoints ready in the data planes', () =>
+      [lbView, ingressView].every((v) => v.endpoints().filter((e) => e.ready).length >= params.replicas),
+      maxLag(lags.controller) + maxLag(lags.ingress) + 30_000,
+    );
+    lb = await startL4Balancer({view: lbView, host: ips.allocate()});
+    ingress = await startIngress({view: ingressView, host: ips.allocate()});
+
+    const loadCommon = {
+      keepAliveFraction: opts.keepAliveFraction ?? 0.5,
+      slowFraction: opts.slowFraction ?? 0.05,
+      slowMs: opts.slowMs ?? 1000,
+      streamFraction: opts.streamFraction ?? 0.03,
+      timeoutMs: 15_000,
+      durationMs: 30 * 60_000,
+    };
+    const serviceRps = rps * (1 - ingressShare);
+    const ingressRps = rps * ingressShare;
+    if (serviceRps > 0) loads.push({via: 'service', load: startLoad({host: lb.host, port: lb.port, rps: serviceRps, ...loadCommon})});
+    if (ingressRps > 0) loads.push({via: 'ingress', load: startLoad({host: ingress.host, port: ingress.port, rps: ingressRps, ...loadCommon})});
+
+    setStage('warmup');
+    await sleep(opts.warmupMs ?? 1000);
+    for (rolloutIndex = 1; rolloutIndex <= rolloutCount; rolloutIndex++) {
+      checkAbort();
+      setStage('rollout');
+      const n = rolloutIndex;
+      // `kubectl set env deployment/web ROLLOUT=n`: a new template revision.
+      deployment.rollout((t) => {
+        const app = [...t.spec.containers].find((c) => c.name === 'app')!;
+        const env = (app.env as {name: string; value?: string}[] | undefined) ?? [];
+        app.env = [...env.filter((e) => e.name !== 'ROLLOUT'), {name: 'ROLLOUT', value: String(n)}];
+      });
+      await deployment.waitForRollout(rolloutTimeoutMs);
+      setStage('draining');
+      // The rollout is done when the new pods serve; the old ones are still draining. Wait until they are gone.
+      await waitFor('old pods gone', () => {
+        checkAbort();
+        return api!.store.list<Pod>('pods', 'default').every((p) => p.metadata.labels?.[TEMPLATE_HASH_LABEL] === deployment!.status().revision && !p.metadata.deletionTimestamp);
+      }, rolloutTimeoutMs, 50);
+    }
+    rolloutIndex = rolloutCount;
+    setStage('cooldown');
+    // The data planes still route to the old pods until their lagged views catch up: failures of a bad shutdown
+    // keep coming until then, so the run goes on until both views list exactly the current pods.
+    await waitFor('data planes caught up', () => {
+      checkAbort();
+      const current = new Set(api!.store.list<Pod>('pods', 'default').map((p) => p.status?.podIP));
+      return views.every((v) => v.endpoints().length === params.replicas && v.endpoints().every((e) => current.has(e.ip) && e.ready));
+    }, maxLag(lags.controller) + maxLag(lags.loadBalancer) + maxLag(lags.ingress) + 30_000, 50);
+    await sleep(opts.cooldownMs ?? 1000);
+  } catch (err) {
+    if (!(err instanceof ScenarioAbortedError)) throw err;
+  } finally {
+    clearInterval(progressTimer);
+    const reports = await Promise.all(loads.map(async ({load}) => load.stop()));
+    void reports;
+    await lb?.close();
+    await ingress?.close();
+    for (const v of views) v.close();
+    deployment?.stop();
+    await kubelet?.stop();
+    if (api) {
+      api.endpointSlices.stop();
+      api.endpoints.stop();
+      await api.stop();
+    }
+    rmSync(dir, {recursive: true, force: true});
+  }
+
+  const endedAt = Date.now();
+  const records = loads.flatMap(({load, via}) => load.records.map((r) => ({...r, via})));
+  records.sort((a, b) => a.start - b.start);
+  const all = summarize(records);
+  const service = summarize(records.filter((r) => r.via === 'service'));
+  const viaIngress = summarize(records.filter((r) => r.via === 'ingress'));
+  const failedByKind: Partial<Record<Outcome, number>> = {};
+  for (const [k, v] of Object.entries(all.byOutcome) as [Outcome, number][]) if (k !== 'ok' && v > 0) failedByKind[k] = v;
+
+  const timeline: SecondBucket[] = [];
+  const seconds = Math.ceil((endedAt - startedAt) / 1000);
+  for (let t = 0; t < seconds; t++) timeline.push({t, ok: 0, failed: 0});
+  for (const r of records) {
+    const b = timeline[Math.min(seconds - 1, Math.max(0, Math.floor((r.end - startedAt) / 1000)))];
+    if (!b) continue;
+    if (r.outcome === 'ok') b.ok++;
+    else b.failed++;
+  }
+
+  const pods = podSummaries(recorder, deployment?.events ?? []);
+  const drains = pods.map((p) => p.terminationMs).filter((x): x is number => x !== undefined);
+  const okDurations = records.filter((r) => r.outcome === 'ok').map((r) => r.end - r.start);
+  const drainSummaries = pods.flatMap((p) => recorder.jsonLogs(p.name, 'lameduck').filter((l) => l.entry.msg === 'drain summary').map((l) => ({pod: p.name, summary: l.entry})));
+
+  return {
+    scenario: def.name,
+    description: def.description,
+    params,
+    lags,
+    rps,
+    startedAt,
+    endedAt,
+    aborted,
+    requests: strip(all),
+    failedByKind,
+    byPath: {service: strip(service), ingress: strip(viaIngress)},
+    rollouts: (deployment?.rollouts ?? []).slice(1).map((r) => ({...r, durationMs: r.completedAt === undefined ? undefined : r.completedAt - r.startedAt})),
+    pods,
+    longestDrainMs: drains.length > 0 ? Math.max(...drains) : 0,
+    longestRequestMs: okDurations.length > 0 ? Math.max(...okDurations) : 0,
+    timeline,
+    lb: lb?.stats ?? {connections: 0, byPod: {}, fallback: 0, noEndpoint: 0, refused: 0, resets: 0},
+    ingress: ingress?.stats ?? {requests: 0, byPod: {}, badGateway: 0, noEndpoint: 0, cut: 0},
+    records,
+    recorder,
+    drainSummaries,
+  };
+}
+
+export class ScenarioAbortedError extends Error {
+  readonly code = 'SCENARIO_ABORTED';
+  constructor() {
+    super('scenario aborted');
+    this.name = 'ScenarioAbortedError';
+  }
+}
+
+export type {Lag};

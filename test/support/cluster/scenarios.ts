@@ -1,0 +1,217 @@
+/**
+ * The showdown's scenarios: the same demo-app Deployment behind the same Service, shut down seven ways.
+ *
+ * - `bare`: the legacy app alone (kind (a): SIGTERM kills it at once with whatever is in flight).
+ * - `sleep`: the common workaround, an app `preStop: sleep N` (PodLifecycleSleepAction), guessing the propagation lag.
+ * - `lameduck`: lameduck as a classic sidecar (the Service targets its port); the app's preStop is `httpGet /prestop`
+ *   on lameduck's admin port, so kubelet holds the app until the drain is done.
+ * - `lameduck-native`: the same as a native sidecar (initContainers[] with restartPolicy Always, LAMEDUCK_MODE=native).
+ * - `lameduck-noapi`: classic lameduck whose API access is denied (RBAC 403 on everything): only its timed fallback
+ *   (LAMEDUCK_FALLBACK_DELAY) stands between the trigger and settling.
+ * - `legacy-b-bare`: the legacy app of kind (b), a PID 1 that ignores SIGTERM: the pod hangs until SIGKILL at the end
+ *   of the grace period. The figure is the pod's termination time.
+ * - `legacy-b-lameduck`: the same app behind classic lameduck with `LAMEDUCK_APP_EXIT=signal:SIGKILL` and
+ *   `LAMEDUCK_APP_PROCESS` matching the app's command line: at release lameduck kills the app, so the pod goes as soon
+ *   as the drain is done. (On a real cluster `signal:` needs `shareProcessNamespace: true` so the sidecar sees the
+ *   app's process; that also stops the app being PID 1, so SIGTERM would do there. The simulated app ignores SIGTERM
+ *   whatever its PID, so SIGKILL is the one signal that works for it — the stricter case. See docs/demo.md.)
+ */
+import type {Service} from '../kube/types.js';
+import type {Lag} from '../kube/reconcile-queue.js';
+import type {DeploymentSpec, PodTemplate} from './deployment-controller.js';
+
+export const SCENARIOS = ['bare', 'sleep', 'lameduck', 'lameduck-native', 'lameduck-noapi', 'legacy-b-bare', 'legacy-b-lameduck'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export function isScenarioName(s: string): s is ScenarioName {
+  return (SCENARIOS as readonly string[]).includes(s);
+}
+
+/** Container ports (fixed, as in a real pod spec; each pod has its own IP, so they never clash between pods). */
+export const APP_PORT = 13000;
+export const PROXY_PORT = 18080;
+export const ADMIN_PORT = 19901;
+
+export interface ScenarioParams {
+  replicas: number;
+  /** terminationGracePeriodSeconds. */
+  gracePeriodSeconds: number;
+  /** `sleep` scenario: the preStop sleep. */
+  sleepSeconds: number;
+  /** lameduck: LAMEDUCK_SETTLE / LAMEDUCK_QUIET / LAMEDUCK_FALLBACK_DELAY in ms. */
+  settleMs: number;
+  quietMs: number;
+  fallbackDelayMs: number;
+  maxSurge: number | string;
+  maxUnavailable: number | string;
+  /** Readiness probe period of the containers (seconds). */
+  probePeriodSeconds: number;
+}
+
+export interface ScenarioDefinition {
+  name: ScenarioName;
+  /** One line for tables and `--help`. */
+  description: string;
+  /** Uses lameduck (needs dist/proxy/src/main.js). */
+  lameduck: boolean;
+  /** The API server denies lameduck everything (403). */
+  denyApi: boolean;
+  /** The figure that matters is the pod's termination time (kind (b)), not only failed requests. */
+  terminationFigure: boolean;
+  deployment: DeploymentSpec;
+  service: Service;
+}
+
+const ms = (n: number): string => `${Math.round(n)}ms`;
+
+function appContainer(p: ScenarioParams, opts: {ignoreSigterm: boolean; preStop?: Record<string, unknown>; probe: boolean; marker: boolean}): Record<string, unknown> {
+  const env: Record<string, unknown>[] = [
+    {name: 'PORT', value: String(APP_PORT)},
+    {name: 'POD_NAME', valueFrom: {fieldRef: {fieldPath: 'metadata.name'}}},
+  ];
+  if (opts.ignoreSigterm) env.push({name: 'IGNORE_SIGTERM', value: '1'});
+  const c: Record<string, unknown> = {
+    name: 'app',
+    image: 'lameduck-demo-app:dev',
+    env,
+    ports: [{name: 'http', containerPort: APP_PORT}],
+  };
+  // A unique command-line marker lets lameduck's LAMEDUCK_APP_PROCESS find this pod's app and no other.
+  if (opts.marker) c.args = ['--pod=$(POD_NAME)'];
+  if (opts.probe) c.readinessProbe = {httpGet: {path: '/alive', port: 'http'}, periodSeconds: p.probePeriodSeconds, failureThreshold: 1};
+  if (opts.preStop) c.lifecycle = {preStop: opts.preStop};
+  return c;
+}
+
+function lameduckContainer(p: ScenarioParams, opts: {mode: 'classic' | 'native'; extraEnv?: Record<string, string>}): Record<string, unknown> {
+  const env: Record<string, unknown>[] = [
+    {name: 'POD_NAME', valueFrom: {fieldRef: {fieldPath: 'metadata.name'}}},
+    {name: 'POD_NAMESPACE', valueFrom: {fieldRef: {fieldPath: 'metadata.namespace'}}},
+    {name: 'POD_UID', valueFrom: {fieldRef: {fieldPath: 'metadata.uid'}}},
+    {name: 'POD_IPS', valueFrom: {fieldRef: {fieldPath: 'status.podIPs'}}},
+    {name: 'LAMEDUCK_MODE', value: opts.mode},
+    {name: 'LAMEDUCK_LISTEN', value: `:${PROXY_PORT}`},
+    {name: 'LAMEDUCK_ADMIN_LISTEN', value: `:${ADMIN_PORT}`},
+    {name: 'LAMEDUCK_UPSTREAM', value: `http://127.0.0.1:${APP_PORT}`},
+    {name: 'LAMEDUCK_SETTLE', value: ms(p.settleMs)},
+    {name: 'LAMEDUCK_QUIET', value: ms(p.quietMs)},
+    {name: 'LAMEDUCK_FALLBACK_DELAY', value: ms(p.fallbackDelayMs)},
+  ];
+  for (const [name, value] of Object.entries(opts.extraEnv ?? {})) env.push({name, value});
+  const c: Record<string, unknown> = {
+    name: 'lameduck',
+    image: 'lameduck:dev',
+    env,
+    ports: [
+      {name: 'proxy', containerPort: PROXY_PORT},
+      {name: 'admin', containerPort: ADMIN_PORT},
+    ],
+    // /healthz, never /readyz: in native mode the app starts only after this probe passed.
+    startupProbe: {httpGet: {path: '/healthz', port: 'admin'}, periodSeconds: 1, failureThreshold: 30},
+    readinessProbe: {httpGet: {path: '/readyz', port: 'admin'}, periodSeconds: p.probePeriodSeconds, failureThreshold: 1},
+  };
+  if (opts.mode === 'native') c.restartPolicy = 'Always';
+  return c;
+}
+
+const PRESTOP_HTTP = {httpGet: {path: '/prestop', port: ADMIN_PORT}};
+
+export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioDefinition {
+  const labels = {app: 'web'};
+  let containers: Record<string, unknown>[];
+  let initContainers: Record<string, unknown>[] | undefined;
+  let description: string;
+  let lameduck = false;
+  let targetPort = 'http';
+  let grace = p.gracePeriodSeconds;
+  switch (name) {
+    case 'bare':
+      description = 'the legacy app alone: SIGTERM at once';
+      containers = [appContainer(p, {ignoreSigterm: false, probe: true, marker: false})];
+      break;
+    case 'sleep':
+      description = `app preStop sleep ${p.sleepSeconds}s, then SIGTERM`;
+      containers = [appContainer(p, {ignoreSigterm: false, probe: true, marker: false, preStop: {sleep: {seconds: p.sleepSeconds}}})];
+      break;
+    case 'lameduck':
+    case 'lameduck-noapi':
+      description = name === 'lameduck' ? 'lameduck classic sidecar, app preStop /prestop' : `lameduck without API access: ${ms(p.fallbackDelayMs)} fallback`;
+      lameduck = true;
+      targetPort = 'proxy';
+      containers = [
+        appContainer(p, {ignoreSigterm: false, probe: false, marker: false, preStop: PRESTOP_HTTP}),
+        lameduckContainer(p, {mode: 'classic'}),
+      ];
+      break;
+    case 'lameduck-native':
+      description = 'lameduck native sidecar, app preStop /prestop';
+      lameduck = true;
+      targetPort = 'proxy';
+      initContainers = [lameduckContainer(p, {mode: 'native'})];
+      containers = [appContainer(p, {ignoreSigterm: false, probe: false, marker: false, preStop: PRESTOP_HTTP})];
+      break;
+    case 'legacy-b-bare':
+      description = `PID-1 app ignoring SIGTERM, alone: waits for SIGKILL at ${grace}s`;
+      containers = [appContainer(p, {ignoreSigterm: true, probe: true, marker: false})];
+      break;
+    case 'legacy-b-lameduck':
+      description = 'PID-1 app ignoring SIGTERM behind lameduck (APP_EXIT=signal:SIGKILL)';
+      lameduck = true;
+      targetPort = 'proxy';
+      containers = [
+        appContainer(p, {ignoreSigterm: true, probe: false, marker: true, preStop: PRESTOP_HTTP}),
+        lameduckContainer(p, {
+          mode: 'classic',
+          // $(POD_NAME) is expanded by kubelet from the container's env, so the pattern names this pod's app only.
+          extraEnv: {LAMEDUCK_APP_EXIT: 'signal:SIGKILL', LAMEDUCK_APP_PROCESS: 'demo-app/src/main\\.js --pod=$(POD_NAME)$'},
+        }),
+      ];
+      break;
+  }
+  const template: PodTemplate = {
+    metadata: {labels},
+    spec: {
+      terminationGracePeriodSeconds: grace,
+      containers: containers as unknown as PodTemplate['spec']['containers'],
+      ...(initContainers ? {initContainers: initContainers as unknown as PodTemplate['spec']['containers']} : {}),
+    },
+  };
+  return {
+    name,
+    description,
+    lameduck,
+    denyApi: name === 'lameduck-noapi',
+    terminationFigure: name.startsWith('legacy-b'),
+    deployment: {
+      name: 'web',
+      namespace: 'default',
+      replicas: p.replicas,
+      template,
+      strategy: {maxSurge: p.maxSurge, maxUnavailable: p.maxUnavailable},
+    },
+    service: {
+      metadata: {name: 'web', namespace: 'default'},
+      spec: {selector: labels, ports: [{name: 'http', port: 80, targetPort, protocol: 'TCP'}]},
+    },
+  };
+}
+
+/** Lags as the showdown models them by default (issue 4). */
+export interface Lags {
+  /** EndpointSlice controller reaction. Default 0–2 s. */
+  controller: Lag;
+  /** kube-proxy propagation. Default 0.5–3 s. */
+  loadBalancer: Lag;
+  /** Ingress / cloud LB, longer. Default 1–4 s. */
+  ingress: Lag;
+}
+
+export const DEFAULT_LAGS: Lags = {
+  controller: {minMs: 0, maxMs: 2000},
+  loadBalancer: {minMs: 500, maxMs: 3000},
+  ingress: {minMs: 1000, maxMs: 4000},
+};
+
+export function maxLag(lag: Lag): number {
+  return typeof lag === 'number' ? lag : lag.maxMs;
+}
