@@ -24,8 +24,8 @@ export const FAST: Partial<ClusterTuning> = {
   startJitterMs: 50,
   relistIntervalMs: 800,
   backoff: {initialMs: 50, maxMs: 400},
-  requestTimeoutMs: 2_000,
-  eventTimeoutMs: 2_000,
+  requestTimeoutMs: 4_000,
+  eventTimeoutMs: 4_000,
 };
 
 export interface Sidecar {
@@ -52,6 +52,9 @@ export interface Fixture {
 }
 
 export async function startFixture(opts: ApiServerOptions = {}): Promise<Fixture> {
+  // A real sidecar imports client-node in the background at start-up (loader.preload), long before a trigger; tests
+  // create sidecars right before using them, so pay that one-time import here rather than inside a timed assertion.
+  await import('@kubernetes/client-node');
   const api = await startApiServer(opts);
   const dir = mkdtempSync(join(tmpdir(), 'lameduck-kube-'));
   const kubeconfig = api.writeKubeconfig(dir, {namespace: NS});

@@ -155,39 +155,64 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
     });
   };
 
-  /** Runs the call up to a 2xx response (headers only when `stream`); retries after 401 once, after 429 as allowed. */
+  /** Waits for the credentials (first use imports client-node), bounded by the signal only: not network time. */
+  const loadConfig = (signal: AbortSignal): Promise<KubeConfig> =>
+    new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(new KubeApiError('aborted while loading the kubeconfig', {cause: signal.reason}));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, {once: true});
+      loader.load().then(
+        (kc) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(kc);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+
+  /**
+   * Runs the call up to a 2xx response (headers only when `stream`); retries after a 401 once, after a 429 as
+   * allowed. Each attempt is bounded by `timeoutMs` up to its response (its body too, unless streaming); the returned
+   * `dispose` unhooks the attempt from the caller's signal once the caller is done with the response.
+   */
   const exchange = async (
     call: KubeCall,
     stream: boolean,
     signal: AbortSignal,
-    clearTimer: () => void,
-  ): Promise<{res: http.IncomingMessage; body?: string}> => {
+    timeoutMs: number,
+  ): Promise<{res: http.IncomingMessage; body?: string; dispose: () => void}> => {
     const method = call.body === undefined ? 'GET' : 'POST';
     let throttlesLeft = call.throttleRetries ?? 0;
     let reauthenticated = false;
     for (;;) {
+      const kc = await loadConfig(signal);
+      const attempt = linkedAbort(signal, timeoutMs);
       const started = now();
-      let kc: KubeConfig;
       let res: http.IncomingMessage;
       let body: string | undefined;
       try {
-        kc = await loader.load();
-        res = await send(kc, call, method, signal);
+        res = await send(kc, call, method, attempt.signal);
         if (!stream || res.statusCode !== 200) body = await readBody(res);
       } catch (cause) {
-        if (cause instanceof KubeApiError) throw cause; // credentials could not be loaded: no request was made
+        attempt.dispose();
         count(call, call.verb, 'error');
-        const why = signal.aborted && signal.reason instanceof Error ? signal.reason.message : (cause as Error).message;
+        const why = attempt.signal.aborted && attempt.signal.reason instanceof Error ? attempt.signal.reason.message : (cause as Error).message;
         throw new KubeApiError(`${call.verb} ${call.resource}: ${why}`, {cause});
       }
       const status = res.statusCode ?? 0;
       const ok = status >= 200 && status < 300;
       count(call, call.verb, ok ? 'ok' : String(status));
-      log.debug('kube api', {resource: call.resource, verb: call.verb, status, ms: now() - started});
-      if (ok) {
-        if (stream) clearTimer();
-        return {res, body};
+      log.debug('kube api', {resource: call.resource, verb: call.verb, status, ms: Math.round(now() - started)});
+      if (ok && stream) {
+        // From here the stream lives as long as the caller wants it: no timer, but still the caller's signal.
+        attempt.clearTimer();
+        return {res, body, dispose: attempt.dispose};
       }
+      attempt.dispose();
+      if (ok) return {res, body, dispose: () => {}};
       const s = body ? parseStatus(body) : undefined;
       const retryAfterMs = status === 429 ? parseRetryAfter(res.headers['retry-after'] as string | undefined, now()) ?? 1_000 : undefined;
       const error = new KubeApiError(
@@ -216,26 +241,21 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
 
   return {
     async call<T>(call: KubeCall): Promise<T> {
-      const link = linkedAbort(call.signal, call.timeoutMs ?? defaultTimeoutMs);
+      const {body} = await exchange(call, false, call.signal, call.timeoutMs ?? defaultTimeoutMs);
+      if (!body) return undefined as T;
       try {
-        const {body} = await exchange(call, false, link.signal, link.clearTimer);
-        if (!body) return undefined as T;
-        try {
-          return JSON.parse(body) as T;
-        } catch (cause) {
-          throw new KubeApiError(`${call.verb} ${call.resource}: invalid JSON in the answer`, {cause});
-        }
-      } finally {
-        link.dispose();
+        return JSON.parse(body) as T;
+      } catch (cause) {
+        throw new KubeApiError(`${call.verb} ${call.resource}: invalid JSON in the answer`, {cause});
       }
     },
 
     async *watch<T>(call: Omit<KubeCall, 'verb' | 'body' | 'throttleRetries'>): AsyncGenerator<WireWatchEvent<T>, void, undefined> {
       const full: KubeCall = {...call, verb: 'watch', query: {...call.query, watch: 'true'}};
-      const link = linkedAbort(call.signal, call.timeoutMs ?? defaultTimeoutMs);
       let res: http.IncomingMessage | undefined;
+      let dispose = (): void => {};
       try {
-        res = (await exchange(full, true, link.signal, link.clearTimer)).res;
+        ({res, dispose} = await exchange(full, true, call.signal, call.timeoutMs ?? defaultTimeoutMs));
         res.setEncoding('utf8');
         let buffered = '';
         const parse = (line: string): WireWatchEvent<T> => {
@@ -265,7 +285,7 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
         throw error;
       } finally {
         res?.destroy();
-        link.dispose();
+        dispose();
       }
     },
   };
