@@ -84,7 +84,7 @@ describe('client-node typed calls', () => {
     const list = await discovery.listNamespacedEndpointSlice({namespace: 'default', labelSelector: 'kubernetes.io/service-name=lister'});
     expect(Number(list.metadata?.resourceVersion)).toBe(api.store.resourceVersion());
     expect(list.items).toHaveLength(1);
-    const byName = Object.fromEntries(list.items[0].endpoints.map((e) => [e.targetRef?.name, e]));
+    const byName = Object.fromEntries((list.items[0].endpoints ?? []).map((e) => [e.targetRef?.name, e]));
     expect(byName['lister-1'].conditions).toEqual({ready: true, serving: true, terminating: false});
     expect(byName['lister-2'].conditions).toEqual({ready: false, serving: false, terminating: false});
     expect(byName['lister-1'].addresses).toEqual(['127.0.0.22']);
