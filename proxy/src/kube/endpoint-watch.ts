@@ -56,7 +56,7 @@ export interface EndpointWatch {
 /** Below this a watch that closed without delivering anything counts as failing (backoff), not as a normal end. */
 const SHORT_WATCH_MS = 1_000;
 
-function describe(v: RoutingVerdict): string {
+function verdictKey(v: RoutingVerdict): string {
   return JSON.stringify([v.routedBy.map((r) => `${r.service}:${r.why}:${r.addressType}:${r.scope}`), v.services, v.ignored, v.gone]);
 }
 
@@ -171,7 +171,7 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
     const evaluate = (): boolean => {
       const verdict = routingVerdict({slices: slices.values(), services, pod: deps.pod, ignoreServices: deps.ignoreServices});
       latest = verdict;
-      const described = describe(verdict);
+      const described = verdictKey(verdict);
       if (described !== lastDescribed) {
         lastDescribed = described;
         log.info('routing', {
