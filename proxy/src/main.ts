@@ -28,7 +28,7 @@ function main(): void {
 
   const log = createLogger({level: config.logLevel, write: (line) => process.stdout.write(line + '\n')});
   const metrics = createMetrics();
-  const cluster = createCluster({config, metrics, log});
+  const cluster = createCluster({config, metrics, log, env: process.env});
   const sidecar = createSidecar({
     config,
     log,

@@ -23,7 +23,7 @@ export interface SidecarDeps {
   config: Config;
   log: Logger;
   metrics?: Metrics;
-  cluster: Cluster | undefined;
+  cluster: (Cluster & {lastVerdict?: () => unknown}) | undefined;
   createForwarder: (deps: {config: Config; metrics: Metrics; log: Logger; phase: () => Phase; now: () => number}) => ForwarderLike;
   /** For the `signal:` app exit. */
   kill: (pid: number, signal: NodeJS.Signals) => void;
@@ -72,7 +72,12 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     cluster,
     upstream: createUpstreamCheck({upstream: config.upstream}),
     trafficListening: () => trafficListening && drain.state() !== 'closing' && drain.state() !== 'releasing' && drain.state() !== 'done',
-    statusExtra: () => ({connections: forwarder.stats(), mode: config.mode, pod: config.identity.name ?? null}),
+    statusExtra: () => ({
+      connections: forwarder.stats(),
+      mode: config.mode,
+      pod: config.identity.name ?? null,
+      routing: cluster?.lastVerdict?.() ?? null,
+    }),
     prestopRecheckMs: deps.prestopRecheckMs,
   });
 
