@@ -239,7 +239,9 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
       const t = decodeContinue(cont);
       items = items.filter((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}` > t.after);
     }
-    if (Number.isInteger(limit) && limit > 0 && items.length > limit) {
+    // resourceVersion=0 is served from the watch cache, which ignores limit (no pagination).
+    const paginate = query.get('resourceVersion') !== '0';
+    if (paginate && Number.isInteger(limit) && limit > 0 && items.length > limit) {
       remaining = items.length - limit;
       items = items.slice(0, limit);
       const last = items[items.length - 1];

@@ -2,6 +2,7 @@
 // with a selector. Unlike EndpointSlices, a terminating pod is dropped at once (unless publishNotReadyAddresses), and
 // readiness is expressed by putting an address in `addresses` or `notReadyAddresses`. Deprecated upstream in 1.33 but
 // still maintained there, so here too.
+import {sameJson} from './canonical-json.js';
 import {isPodReady} from './pod-status.js';
 import {createReconcileQueue, type Lag} from './reconcile-queue.js';
 import {endpointPorts, hasSelector, isManual, onBackendInputs, podIPv4, portsKey, selectedPods, shouldPodBeInEndpoints} from './service-backends.js';
@@ -59,7 +60,7 @@ export function createEndpointsController(opts: {store: Store; lag?: Lag}): Endp
     if (svc.spec.clusterIP === 'None') labels['service.kubernetes.io/headless'] = '';
     const trigger = kubeTime(Date.now());
     if (existing) {
-      if (JSON.stringify(existing.subsets ?? []) === JSON.stringify(subsets) && JSON.stringify(existing.metadata.labels ?? {}) === JSON.stringify(labels)) return;
+      if (sameJson(existing.subsets ?? [], subsets) && sameJson(existing.metadata.labels ?? {}, labels)) return;
       const next: Endpoints = {
         ...existing,
         metadata: {...existing.metadata, labels, annotations: {...existing.metadata.annotations, [LAST_CHANGE_TRIGGER_TIME]: trigger}},

@@ -7,6 +7,7 @@
 // Slices hold at most maxEndpointsPerSlice endpoints; existing slices are updated in place and only written when
 // something in them changed (no spurious watch events); a Service without endpoints keeps one placeholder slice.
 // Reconciles run after a configurable lag, as the real controller reacts late.
+import {sameJson} from './canonical-json.js';
 import {isPodReady} from './pod-status.js';
 import {createReconcileQueue, type Lag} from './reconcile-queue.js';
 import {endpointPorts, hasSelector, isManual, onBackendInputs, podIPv4, portsKey, selectedPods, shouldPodBeInEndpoints} from './service-backends.js';
@@ -43,8 +44,6 @@ interface Desired {
   ports: EndpointPort[];
   key: string;
 }
-
-const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 function desiredEndpoints(store: Store, svc: Service): Desired[] {
   const out: Desired[] = [];

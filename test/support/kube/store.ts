@@ -4,6 +4,7 @@
 // In-process callers (tests, the simulated kubelet, the controllers) use it synchronously; the HTTP layer calls the
 // same methods, so both paths obey the same rules.
 import {randomInt, randomUUID} from 'node:crypto';
+import {sameJson} from './canonical-json.js';
 import {applyDefaults} from './defaults.js';
 import {alreadyExists, conflict, expired, namespaceNotFound, notFound} from './errors.js';
 import {isTerminalPhase, markReady} from './pod-status.js';
@@ -134,11 +135,9 @@ function deepFreeze<T>(obj: T): T {
   return obj;
 }
 
-const clone = <T>(obj: T): T => structuredClone(obj);
+/** Objects are plain JSON; a JSON round trip copies them faster than structuredClone and drops `undefined` as the wire does. */
+const clone = <T>(obj: T): T => (obj === undefined ? obj : (JSON.parse(JSON.stringify(obj)) as T));
 
-function isDeepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 /** The part of an object whose change bumps metadata.generation (everything but metadata and status). */
 function specPart(obj: KubeObject): unknown {
@@ -176,11 +175,13 @@ export function createStore(options: StoreOptions = {}): Store {
   }
 
   function emit(type: WatchEventType, resource: ResourceName, object: KubeObject, oldObject?: KubeObject): void {
+    // Stored objects are never mutated once stored (every write stores a new copy), so the stored objects themselves,
+    // frozen, serve as the event's snapshots.
     const event: StoreEvent = {
       type,
       resource,
-      object: deepFreeze(clone(object)),
-      oldObject: oldObject ? deepFreeze(clone(oldObject)) : undefined,
+      object: deepFreeze(object),
+      oldObject: oldObject ? deepFreeze(oldObject) : undefined,
       resourceVersion: rv,
     };
     history.push(event);
@@ -266,8 +267,8 @@ export function createStore(options: StoreOptions = {}): Store {
   function commit(info: ResourceInfo, existing: KubeObject, next: KubeObject, dryRun?: boolean): KubeObject {
     // etcd's GuaranteedUpdate skips writes that change nothing: no new resourceVersion, no watch event.
     next.metadata.resourceVersion = existing.metadata.resourceVersion;
-    if (isDeepEqual(existing, next)) return clone(existing);
-    if (!isDeepEqual(specPart(existing), specPart(next))) {
+    if (sameJson(existing, next)) return clone(existing);
+    if (!sameJson(specPart(existing), specPart(next))) {
       next.metadata.generation = (existing.metadata.generation ?? 1) + 1;
     }
     if (dryRun) return clone(next);
