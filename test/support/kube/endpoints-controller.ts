@@ -63,8 +63,10 @@ export function createEndpointsController(opts: {store: Store; lag?: Lag}): Endp
       if (sameJson(existing.subsets ?? [], subsets) && sameJson(existing.metadata.labels ?? {}, labels)) return;
       const next: Endpoints = {
         ...existing,
-        metadata: {...existing.metadata, labels, annotations: {...existing.metadata.annotations, [LAST_CHANGE_TRIGGER_TIME]: trigger}},
+        metadata: {...existing.metadata, annotations: {...existing.metadata.annotations, [LAST_CHANGE_TRIGGER_TIME]: trigger}},
       };
+      if (Object.keys(labels).length) next.metadata.labels = labels;
+      else delete next.metadata.labels;
       if (subsets.length) next.subsets = subsets;
       else delete next.subsets;
       store.update('endpoints', next);
@@ -72,7 +74,7 @@ export function createEndpointsController(opts: {store: Store; lag?: Lag}): Endp
       const obj: Endpoints = {
         apiVersion: 'v1',
         kind: 'Endpoints',
-        metadata: {name, namespace: ns, labels, annotations: {[LAST_CHANGE_TRIGGER_TIME]: trigger}},
+        metadata: {name, namespace: ns, ...(Object.keys(labels).length ? {labels} : {}), annotations: {[LAST_CHANGE_TRIGGER_TIME]: trigger}},
       };
       if (subsets.length) obj.subsets = subsets;
       store.create('endpoints', obj);
