@@ -143,6 +143,9 @@ describe('custom ports and resources', () => {
     expect(sidecar.resources).toEqual({requests: {cpu: '200m', memory: '100Mi'}, limits: {memory: '300Mi'}});
     const service = findObject(objects, 'Service');
     expect((service.spec as {ports: {targetPort: unknown}[]}).ports.map((p) => p.targetPort)).toEqual(['proxy']);
+    // Annotation-based scraping follows the admin port too.
+    const annotations = (findObject(objects, 'Deployment').spec as {template: {metadata: {annotations?: Record<string, string>}}}).template.metadata.annotations;
+    expect(annotations).toEqual({'prometheus.io/scrape': 'true', 'prometheus.io/port': '19901', 'prometheus.io/path': '/metrics'});
   });
 
   it('refuses ports that clash with the app', async () => {

@@ -14,7 +14,6 @@ import {cp, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {basename, isAbsolute, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import * as k8s from '@kubernetes/client-node';
 import {parse as parseYaml, parseAllDocuments, stringify as stringifyYaml} from 'yaml';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -268,7 +267,9 @@ export async function validateObject(o: KubeObject): Promise<void> {
     throw new ManifestError('MANIFEST_INVALID', id, (cause as Error).message, {cause});
   }
   const className = `${version.charAt(0).toUpperCase()}${version.slice(1)}${o.kind}`;
-  const problems = unknownFields(o, className, '');
+  // Loaded on first use: the client's module graph is large, and most users of this file never validate.
+  const models = (await import('@kubernetes/client-node')) as unknown as Models;
+  const problems = unknownFields(models, o, className, '');
   if (problems.length > 0) throw new ManifestError('MANIFEST_UNKNOWN_FIELD', id, `unknown field(s): ${problems.join(', ')}`);
 }
 
@@ -277,19 +278,16 @@ interface AttributeType {
   type: string;
 }
 
-function attributeMap(typeName: string): readonly AttributeType[] | undefined {
-  const model = (k8s as unknown as Record<string, {getAttributeTypeMap?: () => AttributeType[]} | undefined>)[typeName];
-  return model?.getAttributeTypeMap?.();
-}
+type Models = Record<string, {getAttributeTypeMap?: () => AttributeType[]} | undefined>;
 
 /** Paths of fields that the OpenAPI type `typeName` (a client-node model name) does not have, recursively. */
-function unknownFields(value: unknown, typeName: string, path: string): string[] {
+function unknownFields(models: Models, value: unknown, typeName: string, path: string): string[] {
   if (value === null || value === undefined) return [];
   const array = /^Array<(.+)>$/.exec(typeName);
-  if (array) return Array.isArray(value) ? value.flatMap((v, i) => unknownFields(v, array[1]!, `${path}[${i}]`)) : [];
+  if (array) return Array.isArray(value) ? value.flatMap((v, i) => unknownFields(models, v, array[1]!, `${path}[${i}]`)) : [];
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(typeName);
-  if (map) return typeof value === 'object' ? Object.entries(value).flatMap(([k, v]) => unknownFields(v, map[1]!, `${path}.${k}`)) : [];
-  const attributes = attributeMap(typeName);
+  if (map) return typeof value === 'object' ? Object.entries(value).flatMap(([k, v]) => unknownFields(models, v, map[1]!, `${path}.${k}`)) : [];
+  const attributes = models[typeName]?.getAttributeTypeMap?.();
   // Primitives (string, number, boolean, Date, IntOrString, any, object) have no fields to check.
   if (!attributes || typeof value !== 'object') return [];
   const known = new Map(attributes.map((a) => [a.baseName, a.type]));
@@ -298,7 +296,7 @@ function unknownFields(value: unknown, typeName: string, path: string): string[]
     const type = known.get(key);
     const at = path ? `${path}.${key}` : key;
     if (type === undefined) problems.push(at);
-    else problems.push(...unknownFields(v, type, at));
+    else problems.push(...unknownFields(models, v, type, at));
   }
   return problems;
 }

@@ -24,6 +24,9 @@ like the sidecar, a port name or number the sidecar needs already taken, a missi
 {{- if not (kindIs "map" .podSpec) -}}
 {{- fail "lameduck.podSpec: pass the app's pod spec as a dict, e.g. \"podSpec\" (include \"myapp.podSpec\" . | fromYaml)" -}}
 {{- end -}}
+{{- if hasKey .podSpec "Error" -}}
+{{- fail (printf "lameduck.podSpec: the pod spec is not valid YAML (fromYaml: %s)" .podSpec.Error) -}}
+{{- end -}}
 {{- $spec := deepCopy .podSpec -}}
 {{- $ctx := dict "Values" .Values "root" .root "podSpec" $spec "name" .name "library" .library -}}
 {{- $containers := $spec.containers | default list -}}
