@@ -168,3 +168,11 @@ describe('the Service', () => {
     expect(owners[0]!.ports!.find((p) => p.name === 'traffic')!.containerPort).toBe(8080);
   });
 });
+
+describe('the Kubernetes version', () => {
+  it('refuses native mode before 1.29 and points to classic, which renders there', async () => {
+    await expect(helm.template('charts/demo', {}, {kubeVersion: '1.28.9'})).rejects.toThrow(/mode native needs Kubernetes 1\.29 or later .*use mode: classic/);
+    const objects = await helm.template('charts/demo', {lameduck: {mode: 'classic'}}, {kubeVersion: '1.28.9'});
+    expect(podSpecOf(findObject(objects, 'Deployment')).containers.map((c) => c.name)).toEqual(['app', 'lameduck']);
+  });
+});
