@@ -5,10 +5,9 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo, Socket} from 'node:net';
 import {timingSafeEqual, createHash} from 'node:crypto';
-import type {Cluster} from './cluster.js';
 import {isTerminating} from './cluster.js';
 import type {Config} from './config.js';
-import type {Drain} from './drain.js';
+import {CLUSTER_LOAD_WAIT_MS, type Drain, type LoadingCluster} from './drain.js';
 import type {Logger} from './log.js';
 import type {Metrics} from './metrics.js';
 import type {UpstreamCheck} from './upstream-check.js';
@@ -25,7 +24,7 @@ export interface AdminDeps {
   metrics: Metrics;
   log: Logger;
   drain: Drain;
-  cluster: Cluster | undefined;
+  cluster: LoadingCluster | undefined;
   upstream: UpstreamCheck;
   /** Whether the traffic listener is bound and accepting. */
   trafficListening: () => boolean;
@@ -76,6 +75,9 @@ export function createAdminServer(deps: AdminDeps): AdminServer {
     }
     if (drain.started()) return waitForRelease(res, 'drain running');
 
+    // Right after start-up the client library may still be importing: not API time, so not part of the re-check
+    // window (else every lookup in it times out, and native mode would take that for an unreachable API).
+    await cluster?.whenLoaded?.(AbortSignal.timeout(CLUSTER_LOAD_WAIT_MS));
     const deadline = performance.now() + recheckMs;
     for (let attempt = 0; ; attempt++) {
       if (drain.started()) return waitForRelease(res, 'drain running');

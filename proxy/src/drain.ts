@@ -21,12 +21,21 @@ export interface DrainTarget {
   stats(): {inFlight: number; upgraded: number; openConnections: number; drained: number};
 }
 
+/**
+ * A Cluster whose first use may wait for a one-time library load (kube/: the import of client-node). That wait is
+ * start-up cost, not API time, so callers let it pass before they start a short time bound on an API call.
+ */
+export type LoadingCluster = Cluster & {whenLoaded?(signal: AbortSignal): Promise<void>};
+
+/** Upper bound on waiting for the client library before the trigger's pod lookup (it normally takes 1-3 s). */
+export const CLUSTER_LOAD_WAIT_MS = 10_000;
+
 export interface DrainDeps {
   config: Config;
   metrics: Metrics;
   log: Logger;
   target: DrainTarget;
-  cluster: Cluster | undefined;
+  cluster: LoadingCluster | undefined;
   release: Release;
   /** Monotonic ms. */
   now: () => number;
@@ -139,6 +148,9 @@ export function createDrain(deps: DrainDeps): Drain {
     let pod = request.pod;
     if (!pod && cluster) {
       readinessPending = true;
+      // A trigger right after start-up may find client-node still importing; that must not eat the lookup's bound
+      // (a missed confirmation would drop readiness of a deleting pod at once and ignore its grace period).
+      await cluster.whenLoaded?.(AbortSignal.timeout(CLUSTER_LOAD_WAIT_MS));
       const lookupTimeout = AbortSignal.timeout(deps.podLookupTimeoutMs ?? 2_000);
       const lookup = await cluster.getPod(lookupTimeout);
       if (lookup.ok) pod = lookup.pod;

@@ -3,10 +3,9 @@
  * main.ts feeds it signals and exits when `exitCode` resolves.
  */
 import type {AddressInfo} from 'node:net';
-import type {Cluster} from './cluster.js';
 import type {Config} from './config.js';
 import {createAdminServer, type AdminServer} from './admin.js';
-import {createDrain, type Drain, type DrainSummary, type DrainTarget} from './drain.js';
+import {createDrain, type Drain, type DrainSummary, type DrainTarget, type LoadingCluster} from './drain.js';
 import type {Logger} from './log.js';
 import {createMetrics, type Metrics, type Trigger} from './metrics.js';
 import type {Phase} from './phase.js';
@@ -23,7 +22,7 @@ export interface SidecarDeps {
   config: Config;
   log: Logger;
   metrics?: Metrics;
-  cluster: (Cluster & {lastVerdict?: () => unknown}) | undefined;
+  cluster: (LoadingCluster & {lastVerdict?: () => unknown}) | undefined;
   createForwarder: (deps: {config: Config; metrics: Metrics; log: Logger; phase: () => Phase; now: () => number}) => ForwarderLike;
   /** For the `signal:` app exit. */
   kill: (pid: number, signal: NodeJS.Signals) => void;

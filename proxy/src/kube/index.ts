@@ -47,6 +47,13 @@ export interface CreateClusterDeps {
 export interface KubeCluster extends Cluster {
   /** The latest routing verdict (which Services still route the pod, and why), for /status and tests. */
   lastVerdict(): RoutingVerdict | undefined;
+  /**
+   * Resolves once client-node is imported (or failed to), or when `signal` fires. The import is a one-time start-up
+   * cost (1-3 s on a busy node) that the first API call after start-up would otherwise spend inside its caller's
+   * time bound: a trigger right after start-up then missed a confirmed deletion (readiness dropped at once, deadline
+   * not taken from the pod).
+   */
+  whenLoaded(signal: AbortSignal): Promise<void>;
 }
 
 /**
@@ -94,6 +101,16 @@ export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined 
     watchPod: (onTerminating) => pod.watchPod(onTerminating),
     recordEvent: (event) => events.record(event),
     lastVerdict: () => endpoints.lastVerdict(),
+    whenLoaded: (signal) =>
+      new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        const done = (): void => {
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        signal.addEventListener('abort', done, {once: true});
+        void loader.whenImported().then(done);
+      }),
     close: () => closed.abort(),
   };
 }

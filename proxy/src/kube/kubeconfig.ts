@@ -31,6 +31,8 @@ export interface KubeConfigLoader {
   load(options?: {fresh?: boolean}): Promise<KubeConfig>;
   /** Starts importing client-node in the background; failures surface on the first load. */
   preload(): void;
+  /** Resolves once the import of client-node has settled (loaded or failed); starts it if needed. Never rejects. */
+  whenImported(): Promise<void>;
 }
 
 type ClientNode = typeof import('@kubernetes/client-node');
@@ -94,6 +96,14 @@ export function createKubeConfigLoader(options: KubeConfigLoaderOptions): KubeCo
       importClientNode().catch(() => {
         module = undefined;
       });
+    },
+    whenImported() {
+      return importClientNode().then(
+        () => undefined,
+        () => {
+          module = undefined;
+        },
+      );
     },
   };
 }
