@@ -83,7 +83,8 @@ export function createAdminServer(deps: AdminDeps): AdminServer {
       if (drain.started()) return waitForRelease(res, 'drain running');
       if (cluster) {
         const remaining = Math.max(200, deadline - performance.now());
-        const lookup = await cluster.getPod(AbortSignal.timeout(Math.min(remaining, 1_000)));
+        // AbortSignal.timeout() throws a RangeError on a fractional delay (performance.now() arithmetic).
+        const lookup = await cluster.getPod(AbortSignal.timeout(Math.ceil(Math.min(remaining, 1_000))));
         if (drain.started()) return waitForRelease(res, 'drain running');
         if (lookup.ok && isTerminating(lookup.pod)) {
           log.info('prestop: pod is terminating', {...lookup.pod});
