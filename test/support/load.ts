@@ -294,7 +294,8 @@ export function startLoad(opts: LoadOptions): Load {
     const t = now();
     // Issue every arrival that is due (timers are coarse; at high rates several are due per tick).
     while (!stopped && nextArrival <= t) {
-      if (nextId >= maxRequests) return stopIssuing();
+      // Arrivals are on a schedule, so a late timer neither adds nor drops any: the count stays rate × duration.
+      if (nextId >= maxRequests || nextArrival - startedAt >= durationMs) return stopIssuing();
       issue();
       // Uniform jitter of ±50% around the mean keeps the rate while avoiding lock-step arrivals.
       nextArrival += meanIntervalMs * (0.5 + Math.random());
