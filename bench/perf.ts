@@ -1,0 +1,532 @@
+// Side-by-side performance of a sidecar proxy (issue 7): direct, lameduck, the naive node:http pipe
+// (bench/minimal-pipe.ts, never tuned), nginx and HAProxy, in one run, loopback only, every load bounded.
+//
+//   npm run bench:perf                 full run (~3-4 min)
+//   npm run bench:perf -- --quick      ~1.5 min, shorter cells, one start-up sample
+//   npm run bench:perf -- --profile    lameduck only, under wrk, with node --cpu-prof; prints the top self-time frames
+//
+// Placement (2 cores): each proxy alone on core 0 (taskset), so its CPU time and its saturated throughput are its
+// own; the load generators, the upstream and this process on core 1. A proxy that does not fill core 0 at
+// saturation (the "core0%" column) was held back by core 1 (upstream + wrk), not by itself: nginx and HAProxy are.
+// Direct has no proxy: the upstream shares core 1 with wrk.
+//
+// Figures per target: saturated throughput (wrk, closed loop); p50/p99/p99.9 at fixed ~1 000 and ~4 000 req/s with
+// jittered arrivals (open loop, bench/perf-load.ts); proxy CPU µs per request from /proc (utime+stime delta /
+// requests, master and workers); RSS idle and with 1 000 held connections; start-up from spawn to /readyz 200
+// (lameduck) or to the first 200 through it (others). One table with ratios to direct and to the pipe; a JSON file
+// in bench/results/ so runs can be compared.
+import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process';
+import {chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {get} from 'node:http';
+import {createServer, type AddressInfo} from 'node:net';
+import {cpus, loadavg, release, tmpdir, totalmem} from 'node:os';
+import {join} from 'node:path';
+import {performance} from 'node:perf_hooks';
+import {fileURLToPath} from 'node:url';
+import {holdConnections} from './perf-conns.js';
+import {haproxyConfig} from './perf-haproxy.js';
+import type {FixedRateResult} from './perf-load.js';
+import {nginxConfig} from './perf-nginx.js';
+import {busyShare, coreTimes, cpuMicros, memory, processTree, type Memory} from './perf-proc.js';
+import {formatProfileSummary, summarizeCpuProfile, type CpuProfile} from './perf-profile.js';
+import {runWrk, type WrkResult} from './perf-wrk.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST = fileURLToPath(new URL('../', import.meta.url));
+const HOST = '127.0.0.1';
+
+interface Settings {
+  mode: 'full' | 'quick';
+  warmupSeconds: number;
+  saturatedSeconds: number;
+  wrkConnections: number;
+  rates: number[];
+  fixedSeconds: number;
+  heldConnections: number;
+  startupSamples: number;
+}
+
+const FULL: Settings = {mode: 'full', warmupSeconds: 2, saturatedSeconds: 8, wrkConnections: 64, rates: [1000, 4000], fixedSeconds: 10, heldConnections: 1000, startupSamples: 3};
+const QUICK: Settings = {mode: 'quick', warmupSeconds: 1, saturatedSeconds: 3, wrkConnections: 64, rates: [1000, 4000], fixedSeconds: 4, heldConnections: 1000, startupSamples: 1};
+
+interface Running {
+  port: number;
+  /** Root pid of the proxy (taskset execs, so it is the proxy itself); undefined for direct. */
+  pid: number | undefined;
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+interface Measured {
+  target: string;
+  startupMs: number[];
+  idle?: Memory;
+  afterLoad?: Memory;
+  held?: Memory & {ok: number; failed: number};
+  saturated: WrkResult & {proxyCpuUsPerReq: number; upstreamCpuUsPerReq: number; proxyCoreShare: number; core0Busy: number; core1Busy: number};
+  fixed: Array<FixedRateResult & {proxyCpuUsPerReq: number}>;
+  skipped?: string;
+}
+
+class BenchError extends Error {
+  constructor(readonly code: string, message: string, options?: {cause?: unknown}) {
+    super(message, options);
+    this.name = 'BenchError';
+  }
+}
+
+const children = new Set<ChildProcess>();
+
+function has(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, {stdio: 'ignore'}).error === undefined;
+}
+
+/** Spawns argv, keeps draining its output (a child blocked on a full pipe would wreck the figures), tracks it. */
+function spawnTracked(argv: string[], env: Record<string, string> = {}, onLine?: (line: string) => void): ChildProcess {
+  const child = spawn(argv[0]!, argv.slice(1), {env: {...process.env, NODE_OPTIONS: '', ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    if (!onLine) return;
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    if (process.env.PERF_VERBOSE) process.stderr.write(d);
+  });
+  return child;
+}
+
+/** Resolves with the first JSON stdout line `match` accepts; rejects on exit or after 15 s. */
+function firstJsonLine(argv: string[], env: Record<string, string>, match: (l: Record<string, unknown>) => boolean): Promise<{child: ChildProcess; line: Record<string, unknown>}> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const child = spawnTracked(argv, env, (text) => {
+      if (done) return;
+      try {
+        const l = JSON.parse(text) as Record<string, unknown>;
+        if (match(l)) {
+          done = true;
+          clearTimeout(timer);
+          resolve({child, line: l});
+        }
+      } catch {
+        /* not JSON */
+      }
+    });
+    const timer = setTimeout(() => {
+      done = true;
+      killTree(child.pid);
+      reject(new BenchError('NOT_READY', `${argv.join(' ')}: no matching line within 15 s`));
+    }, 15_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!done) reject(new BenchError('EXITED', `${argv.join(' ')} exited (${code ?? signal}) before it was ready`));
+    });
+  });
+}
+
+function status(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get({host: HOST, port, path, agent: false, timeout: 1000}, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+/** Polls every 2 ms (start-up is measured to this resolution); resolves with the time of the first 200. */
+async function until200(port: number, path: string, child: ChildProcess, ms = 10_000): Promise<number> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new BenchError('EXITED', `process exited before ${path} answered 200`);
+    if ((await status(port, path)) === 200) return performance.now();
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new BenchError('NOT_READY', `${HOST}:${port}${path} not 200 within ${ms} ms`);
+}
+
+/** A port that was free a moment ago, for nginx and HAProxy, which cannot listen on 0 and report the port. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, HOST, () => {
+      const {port} = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** SIGKILL a process and its descendants (nginx workers would outlive their master), by pid, and wait a little. */
+function killTree(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const p of processTree(pid).reverse()) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      killTree(child.pid);
+    });
+}
+
+interface TargetDef {
+  name: string;
+  /** Undefined when it cannot run here (reason in `unavailable`). */
+  start?: () => Promise<Running>;
+  unavailable?: string;
+}
+
+function targets(sut: string[], upstreamPort: number, work: string): TargetDef[] {
+  const node = process.execPath;
+  const upstreamUrl = `http://${HOST}:${upstreamPort}`;
+  const lameduck = async (): Promise<Running> => {
+    const t0 = performance.now();
+    const {child, line} = await firstJsonLine(
+      [...sut, node, `${DIST}proxy/src/main.js`],
+      {LAMEDUCK_LISTEN: `${HOST}:0`, LAMEDUCK_ADMIN_LISTEN: `${HOST}:0`, LAMEDUCK_UPSTREAM: upstreamUrl},
+      (l) => l.msg === 'listening',
+    );
+    const ready = await until200((line.admin as {port: number}).port, '/readyz', child);
+    return {port: (line.traffic as {port: number}).port, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+  };
+  const pipe = async (): Promise<Running> => {
+    const t0 = performance.now();
+    const {child, line} = await firstJsonLine([...sut, node, `${DIST}bench/minimal-pipe.js`, upstreamUrl, `${HOST}:0`], {}, (l) => l.msg === 'listening');
+    const ready = await until200(line.port as number, '/', child);
+    return {port: line.port as number, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+  };
+  let n = 0;
+  const nginx = async (): Promise<Running> => {
+    const dir = mkdtempSync(join(work, `nginx-${n++}-`));
+    chmodSync(dir, 0o755); // as root, nginx's workers run as nobody and must reach their temp paths
+    const port = await freePort();
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig({dir, listenPort: port, upstreamPort, workerConnections: 4096}));
+    const t0 = performance.now();
+    const child = spawnTracked([...sut, 'nginx', '-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')]);
+    const ready = await until200(port, '/', child);
+    return {port, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+  };
+  const haproxy = async (): Promise<Running> => {
+    const port = await freePort();
+    const cfg = join(work, `haproxy-${n++}.cfg`);
+    writeFileSync(cfg, haproxyConfig({listenPort: port, upstreamPort, maxconn: 4096}));
+    const t0 = performance.now();
+    const child = spawnTracked([...sut, 'haproxy', '-db', '-f', cfg]);
+    const ready = await until200(port, '/', child);
+    return {port, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+  };
+  return [
+    {name: 'direct', start: async () => ({port: upstreamPort, pid: undefined, startupMs: NaN, stop: async () => {}})},
+    {name: 'lameduck', start: lameduck},
+    {name: 'pipe', start: pipe},
+    has('nginx', ['-v']) ? {name: 'nginx', start: nginx} : {name: 'nginx', unavailable: 'nginx not installed'},
+    has('haproxy', ['-v']) ? {name: 'haproxy', start: haproxy} : {name: 'haproxy', unavailable: 'haproxy not installed'},
+  ];
+}
+
+/** The Debian packages, installed when missing (issue 7: "the bench installs them if missing and says so"). */
+function ensurePackages(): void {
+  const missing = ['nginx', 'haproxy'].filter((p) => !has(p, ['-v']));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || !has('apt-get', ['--version'])) {
+    process.stderr.write(`perf: ${missing.join(', ')} missing and cannot be installed here (needs root and apt-get): those columns are skipped\n`);
+    return;
+  }
+  process.stderr.write(`perf: installing ${missing.join(' ')} (apt-get install -y --no-install-recommends ${missing.join(' ')})...\n`);
+  const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000});
+  if (r.status !== 0) process.stderr.write(`perf: apt-get failed (${r.status ?? r.signal}); the missing proxies are skipped\n`);
+}
+
+function fixedRate(loadPin: string[], port: number, rps: number, seconds: number): Promise<FixedRateResult> {
+  return new Promise((resolve, reject) => {
+    let result: FixedRateResult | undefined;
+    const child = spawnTracked([...loadPin, process.execPath, `${DIST}bench/perf-load.js`, HOST, String(port), String(rps), String(seconds)], {}, (line) => {
+      try {
+        result = JSON.parse(line) as FixedRateResult;
+      } catch {
+        /* not the result */
+      }
+    });
+    const guard = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(guard);
+      if (code === 0 && result) resolve(result);
+      else reject(new BenchError('LOAD_FAILED', `open-loop load at ${rps} req/s exited with ${code}`));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The machine is shared (other engineers' test runs): wait, bounded, for a moment when both cores are mostly idle,
+ * so that the run does not start in the middle of someone's suite. Returns the busy share seen last (0..1).
+ */
+async function waitForQuiet(maxMs: number): Promise<number> {
+  const until = Date.now() + maxMs;
+  for (;;) {
+    const a = coreTimes();
+    await sleep(1000);
+    const b = coreTimes();
+    const busy = Math.max(busyShare(a, b, 0), busyShare(a, b, 1));
+    if (busy < 0.3 || Date.now() >= until) return busy;
+    process.stderr.write(`perf: machine busy (${f(100 * busy)}% of a core taken by other work), waiting for quiet (${Math.round((until - Date.now()) / 1000)} s left)\n`);
+    await sleep(4000);
+  }
+}
+
+async function measure(def: TargetDef, s: Settings, pins: {load: string[]}, upstreamPid: number): Promise<Measured> {
+  const base: Measured = {target: def.name, startupMs: [], saturated: {} as Measured['saturated'], fixed: []};
+  if (!def.start) return {...base, skipped: def.unavailable};
+  // Extra start-up samples: start, time, stop; the last start is the instance that gets measured.
+  for (let i = 1; i < s.startupSamples && def.name !== 'direct'; i++) {
+    const r = await def.start();
+    base.startupMs.push(r.startupMs);
+    await r.stop();
+  }
+  const run = await def.start();
+  if (def.name !== 'direct') base.startupMs.push(run.startupMs);
+  const pids = (): number[] => (run.pid === undefined ? [] : processTree(run.pid));
+  try {
+    const url = `http://${HOST}:${run.port}/`;
+    if ((await status(run.port, '/')) !== 200) throw new BenchError('NOT_200', `${def.name}: GET / did not answer 200`);
+    await sleep(1000);
+    if (run.pid !== undefined) base.idle = memory(pids());
+
+    process.stderr.write(`${def.name}: warm-up ${s.warmupSeconds} s, saturated ${s.saturatedSeconds} s\n`);
+    await runWrk({pin: pins.load, url, seconds: s.warmupSeconds, connections: s.wrkConnections});
+    const [p0, u0, c0] = [cpuMicros(pids()), cpuMicros([upstreamPid]), coreTimes()];
+    const sat = await runWrk({pin: pins.load, url, seconds: s.saturatedSeconds, connections: s.wrkConnections});
+    const [p1, u1, c1] = [cpuMicros(pids()), cpuMicros([upstreamPid]), coreTimes()];
+    base.saturated = {
+      ...sat,
+      proxyCpuUsPerReq: (p1 - p0) / sat.requests,
+      upstreamCpuUsPerReq: (u1 - u0) / sat.requests,
+      proxyCoreShare: (p1 - p0) / (sat.seconds * 1e6),
+      core0Busy: busyShare(c0, c1, 0),
+      core1Busy: busyShare(c0, c1, 1),
+    };
+
+    for (const rate of s.rates) {
+      process.stderr.write(`${def.name}: ${s.fixedSeconds} s at ${rate} req/s (open loop)\n`);
+      const c0 = cpuMicros(pids());
+      const r = await fixedRate(pins.load, run.port, rate, s.fixedSeconds);
+      base.fixed.push({...r, proxyCpuUsPerReq: (cpuMicros(pids()) - c0) / r.total});
+    }
+    if (run.pid !== undefined) base.afterLoad = memory(pids());
+
+    process.stderr.write(`${def.name}: ${s.heldConnections} connections held\n`);
+    const held = await holdConnections({host: HOST, port: run.port, count: s.heldConnections});
+    try {
+      await sleep(500);
+      if (run.pid !== undefined) base.held = {...memory(pids()), ok: held.ok, failed: held.failed};
+    } finally {
+      held.close();
+    }
+    return base;
+  } finally {
+    await run.stop();
+  }
+}
+
+const f = (n: number | undefined, d = 0): string => (n !== undefined && Number.isFinite(n) ? n.toFixed(d) : '-');
+const median = (xs: number[]): number => {
+  const a = [...xs].sort((x, y) => x - y);
+  return a.length === 0 ? NaN : a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
+};
+
+function table(rows: Measured[]): string {
+  const by = (t: string): Measured | undefined => rows.find((r) => r.target === t && !r.skipped);
+  const direct = by('direct');
+  const pipe = by('pipe');
+  const [lo, hi] = [0, 1];
+  const head = [
+    'target', 'req/s sat', '×direct', '×pipe', 'core0 proxy/other %',
+    'p50/p99/p99.9 ms @1k', '+p50/+p99 ms @1k', 'p50/p99/p99.9 ms @4k (got)', '+p50/+p99 ms @4k',
+    'CPU µs/req sat / @1k / @4k', 'CPU ×pipe', 'RSS MB idle', 'RSS MB 1k conns', 'ready ms', 'errors',
+  ];
+  const lat = (x: FixedRateResult | undefined): string => (x ? `${f(x.p50Ms, 2)}/${f(x.p99Ms, 2)}/${f(x.p999Ms, 2)}` : '-');
+  const added = (x: FixedRateResult | undefined, d: FixedRateResult | undefined): string => (x && d ? `${f(x.p50Ms - d.p50Ms, 2)}/${f(x.p99Ms - d.p99Ms, 2)}` : '-');
+  const body = rows.map((r) => {
+    if (r.skipped) return [r.target, `skipped: ${r.skipped}`, ...head.slice(2).map(() => '')];
+    const proxied = r.target !== 'direct';
+    return [
+      r.target,
+      f(r.saturated.rps),
+      f(r.saturated.rps / (direct?.saturated.rps ?? NaN), 2),
+      f(r.saturated.rps / (pipe?.saturated.rps ?? NaN), 2),
+      proxied ? `${f(100 * r.saturated.proxyCoreShare)}/${f(100 * (r.saturated.core0Busy - r.saturated.proxyCoreShare))}` : `-/${f(100 * r.saturated.core0Busy)}`,
+      lat(r.fixed[lo]),
+      proxied ? added(r.fixed[lo], direct?.fixed[lo]) : '-',
+      r.fixed[hi] ? `${lat(r.fixed[hi])} (${f(r.fixed[hi]!.achievedRps)})` : '-',
+      proxied ? added(r.fixed[hi], direct?.fixed[hi]) : '-',
+      proxied ? `${f(r.saturated.proxyCpuUsPerReq)} / ${f(r.fixed[lo]?.proxyCpuUsPerReq)} / ${f(r.fixed[hi]?.proxyCpuUsPerReq)}` : '-',
+      proxied ? f(r.saturated.proxyCpuUsPerReq / (pipe?.saturated.proxyCpuUsPerReq ?? NaN), 2) : '-',
+      proxied ? f(r.idle?.rssMb, 1) : '-',
+      proxied ? `${f(r.held?.rssMb, 1)}${r.held?.failed ? ` (${r.held.failed} failed)` : ''}` : '-',
+      proxied ? f(median(r.startupMs)) : '-',
+      String((r.saturated.errors ?? 0) + r.fixed.reduce((a, x) => a + x.failed, 0)),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => `| ${r.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+/** Issue 7's targets, checked against this run's figures. */
+function verdicts(rows: Measured[]): string[] {
+  const by = (t: string): Measured | undefined => rows.find((r) => r.target === t && !r.skipped);
+  const [d, p, l] = [by('direct'), by('pipe'), by('lameduck')];
+  if (!d || !p || !l) return ['targets: not checked (direct, pipe or lameduck missing)'];
+  const check = (label: string, value: number, ok: boolean, unit = ''): string => `  ${label}: ${f(value, 2)}${unit} ${ok ? 'met' : 'NOT met'}`;
+  const tput = l.saturated.rps / p.saturated.rps;
+  const addP50 = l.fixed[0]!.p50Ms - d.fixed[0]!.p50Ms;
+  const addP99 = l.fixed[0]!.p99Ms - d.fixed[0]!.p99Ms;
+  const cpu1k = l.fixed[0]!.proxyCpuUsPerReq;
+  const ready = median(l.startupMs);
+  return [
+    'issue 7 targets (lameduck, this run):',
+    check('throughput × pipe (≥ 1.0, stretch 1.2)', tput, tput >= 1.0),
+    check('added p50 at 1 000 req/s (≤ 0.3 ms)', addP50, addP50 <= 0.3, ' ms'),
+    check('added p99 at 1 000 req/s (≤ 1.0 ms)', addP99, addP99 <= 1.0, ' ms'),
+    check('CPU per request at 1 000 req/s (≤ 100 µs)', cpu1k, cpu1k <= 100, ' µs'),
+    check('CPU per request saturated (≤ 100 µs)', l.saturated.proxyCpuUsPerReq, l.saturated.proxyCpuUsPerReq <= 100, ' µs'),
+    check('RSS idle (≤ 60 MB)', l.idle?.rssMb ?? NaN, (l.idle?.rssMb ?? Infinity) <= 60, ' MB'),
+    check('RSS with 1 000 connections (≤ 120 MB)', l.held?.rssMb ?? NaN, (l.held?.rssMb ?? Infinity) <= 120, ' MB'),
+    check('ready from spawn (≤ 300 ms)', ready, ready <= 300, ' ms'),
+  ];
+}
+
+function machine(pinned: boolean): Record<string, unknown> {
+  const version = (cmd: string, args: string[]): string => {
+    const r = spawnSync(cmd, args, {encoding: 'utf8'});
+    return r.error ? 'not installed' : `${r.stdout}${r.stderr}`.split('\n')[0]!.trim();
+  };
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    nproc: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    pinned: pinned ? 'proxy on core 0; upstream, load generators and the bench on core 1' : 'no (taskset missing or one core)',
+    wrk: version('wrk', ['-v']),
+    nginx: version('nginx', ['-v']),
+    haproxy: version('haproxy', ['-v']),
+  };
+}
+
+async function profile(s: Settings, sut: string[], loadPin: string[], upstreamPort: number, work: string): Promise<void> {
+  const dir = mkdtempSync(join(work, 'prof-'));
+  const {child, line} = await firstJsonLine(
+    [...sut, process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, `${DIST}proxy/src/main.js`],
+    // A quick drain on SIGTERM, so the process exits normally and writes its profile.
+    {LAMEDUCK_LISTEN: `${HOST}:0`, LAMEDUCK_ADMIN_LISTEN: `${HOST}:0`, LAMEDUCK_UPSTREAM: `http://${HOST}:${upstreamPort}`, LAMEDUCK_FALLBACK_DELAY: '0s', LAMEDUCK_SETTLE: '0s', LAMEDUCK_QUIET: '0s'},
+    (l) => l.msg === 'listening',
+  );
+  const port = (line.traffic as {port: number}).port;
+  await until200(port, '/', child);
+  const seconds = s.saturatedSeconds * 2;
+  process.stderr.write(`profile: lameduck under wrk for ${seconds} s with --cpu-prof\n`);
+  const r = await runWrk({pin: loadPin, url: `http://${HOST}:${port}/`, seconds, connections: s.wrkConnections});
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const guard = setTimeout(() => killTree(child.pid), 30_000);
+  await exited;
+  clearTimeout(guard);
+  const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
+  if (!file) throw new BenchError('NO_PROFILE', `lameduck wrote no .cpuprofile into ${dir}`);
+  const summary = summarizeCpuProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, 30);
+  process.stdout.write(`wrk: ${f(r.rps)} req/s, ${r.requests} requests\n${formatProfileSummary(summary)}\n`);
+  const out = `${ROOT}bench/results`;
+  mkdirSync(out, {recursive: true});
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  writeFileSync(`${out}/perf-profile-${stamp}.json`, JSON.stringify({date: new Date().toISOString(), machine: machine(sut.length > 0), wrk: r, summary}, null, 2) + '\n');
+  writeFileSync(`${out}/perf-profile-${stamp}.cpuprofile`, readFileSync(join(dir, file)));
+  process.stdout.write(`wrote ${out}/perf-profile-${stamp}.json and .cpuprofile (open it in Chrome DevTools or speedscope)\n`);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => !['--quick', '--profile'].includes(a));
+  if (unknown.length) throw new BenchError('USAGE', `unknown argument ${unknown[0]}; usage: perf [--quick] [--profile]`);
+  const s = args.includes('--quick') ? QUICK : FULL;
+  if (!has('wrk', ['-v'])) throw new BenchError('NO_WRK', 'wrk is required (apt-get install -y wrk)');
+  const pinned = has('taskset', ['-V']) && cpus().length >= 2;
+  if (!pinned) process.stderr.write('perf: taskset unavailable or a single core: running unpinned, figures will be noisier\n');
+  const sut = pinned ? ['taskset', '-c', '0'] : [];
+  const loadPin = pinned ? ['taskset', '-c', '1'] : [];
+  // This process (it holds the 1 000 connections) and every thread of it on the load core.
+  if (pinned) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], {stdio: 'ignore'});
+  const work = mkdtempSync(join(tmpdir(), 'lameduck-perf-'));
+  chmodSync(work, 0o755);
+  try {
+    const up = await firstJsonLine([...loadPin, process.execPath, `${DIST}bench/perf-upstream.js`, `${HOST}:0`], {}, (l) => l.msg === 'listening');
+    const upstreamPort = up.line.port as number;
+    if (args.includes('--profile')) return await profile(s, sut, loadPin, upstreamPort, work);
+    ensurePackages();
+    const busyAtStart = await waitForQuiet(s.mode === 'quick' ? 30_000 : 90_000);
+    const started = Date.now();
+    const rows: Measured[] = [];
+    for (const def of targets(sut, upstreamPort, work)) {
+      try {
+        rows.push(await measure(def, s, {load: loadPin}, up.child.pid!));
+      } catch (err) {
+        process.stderr.write(`${def.name}: failed: ${(err as Error).message}\n`);
+        rows.push({target: def.name, startupMs: [], saturated: {} as Measured['saturated'], fixed: [], skipped: `failed: ${(err as Error).message}`});
+      }
+    }
+    const m = machine(pinned);
+    const out = [
+      table(rows),
+      '',
+      ...verdicts(rows),
+      '',
+      `mode ${s.mode}: wrk -t1 -c${s.wrkConnections} ${s.saturatedSeconds} s after ${s.warmupSeconds} s warm-up; open loop ${s.fixedSeconds} s per rate, keep-alive; ` +
+        `${s.heldConnections} connections held; start-up median of ${s.startupSamples}; took ${Math.round((Date.now() - started) / 1000)} s`,
+      `machine: ${m.cpu}, nproc ${m.nproc}, kernel ${m.kernel}, node ${m.node}; ${m.pinned}; ${m.wrk}; ${m.nginx}; ${m.haproxy}`,
+      `busiest core before the run: ${f(100 * busyAtStart)}% taken by other work; ` +
+        `load average at the end (other work on the machine skews throughput more than CPU per request): ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+    ].join('\n');
+    process.stdout.write(`${out}\n`);
+    const dir = `${ROOT}bench/results`;
+    mkdirSync(dir, {recursive: true});
+    const file = `${dir}/perf-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+    writeFileSync(file, JSON.stringify({date: new Date().toISOString(), machine: m, settings: s, busyAtStart, loadavg: loadavg(), results: rows, verdicts: verdicts(rows)}, null, 2) + '\n');
+    process.stdout.write(`wrote ${file}\n`);
+  } finally {
+    rmSync(work, {recursive: true, force: true});
+  }
+}
+
+function killAll(): void {
+  for (const c of children) killTree(c.pid);
+}
+process.on('SIGINT', () => {
+  killAll();
+  process.exit(130);
+});
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`perf failed: ${(err as Error).stack ?? err}\n`);
+  process.exitCode = 1;
+} finally {
+  killAll();
+}
