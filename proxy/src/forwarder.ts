@@ -113,7 +113,11 @@ interface UpgradeState {
   timedOut: boolean;
 }
 
-const RETRY_OPTIONS: ServerOptions = Object.freeze({xfwd: false}); // X-Forwarded-* were added by the first attempt
+/**
+ * The retry goes on a fresh connection: after a burst's idle gap every pooled socket may be as stale as the one that
+ * just failed. X-Forwarded-* were already added to the request by the first attempt.
+ */
+const RETRY_OPTIONS: ServerOptions = Object.freeze({xfwd: false, agent: false});
 const WS_OPTIONS: ServerOptions = Object.freeze({agent: false}); // a fresh connection per WebSocket: no pooled-socket race
 const EMPTY = Buffer.alloc(0);
 
@@ -500,8 +504,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   server.on('clientError', (err: NodeJS.ErrnoException, duplex: Duplex) => {
     const socket = duplex as Socket;
     const code = err.code ?? '';
-    if (!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
-      // A socket error (ECONNRESET, EPIPE...): the peer is gone, nothing to answer.
+    if ((!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') || code === 'HPE_INVALID_EOF_STATE') {
+      // A socket error (ECONNRESET, EPIPE...) or the client closing in the middle of a request (the parser's "EOF
+      // state" error): the peer is gone, nothing to answer. A request in flight counts as a client abort.
       socket.destroy();
       return;
     }

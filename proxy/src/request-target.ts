@@ -10,7 +10,7 @@ import type {IncomingMessage} from 'node:http';
 export type RequestTarget = 'origin' | 'asterisk' | 'invalid';
 
 // scheme "://" authority (no userinfo: RFC 9110 §4.2.4 forbids it in http(s) URIs) then path and query.
-const ABSOLUTE_FORM = /^https?:\/\/([^/?#@\s]+)([^#]*)$/i;
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#@\s]+)((?:[/?][^#]*)?)$/i;
 
 export function normalizeRequestTarget(req: IncomingMessage): RequestTarget {
   const url = req.url ?? '';

@@ -1,0 +1,92 @@
+/**
+ * A client that goes away aborts its upstream request: the app sees `close` (http-proxy 1.18.1 leaked these; the
+ * DESIGN.md reason for http-proxy-3), and the abort is counted. Three moments: mid-response-stream, before the response
+ * head, mid-upload.
+ */
+import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {request} from 'node:http';
+import {HOST, startProxy, startUpstream, waitFor, type Proxy, type Upstream} from './forwarder-harness.js';
+
+let upstream: Upstream;
+let proxy: Proxy;
+/** Per path: the app saw `close` on the response before it ended. */
+const upstreamClosed = new Map<string, boolean>();
+
+beforeAll(async () => {
+  upstream = await startUpstream((req, res) => {
+    const url = req.url ?? '/';
+    upstreamClosed.set(url, false);
+    res.on('close', () => upstreamClosed.set(url, !res.writableFinished));
+    if (url === '/stream') {
+      res.writeHead(200, {'content-type': 'text/plain'});
+      let i = 0;
+      const timer = setInterval(() => {
+        res.write(`chunk ${i++}\n`);
+        if (i === 400) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 25);
+      res.on('close', () => clearInterval(timer));
+    } else if (url === '/upload') {
+      req.resume(); // answers only when the body ends
+      req.on('end', () => res.end('got it'));
+    } else {
+      // /never: reads the request, answers in 20 s (the test does not wait for it)
+      req.resume();
+      const timer = setTimeout(() => res.end('late'), 20_000);
+      res.on('close', () => clearTimeout(timer));
+    }
+  });
+  proxy = await startProxy(upstream.url);
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await upstream.close();
+});
+
+describe('forwarder client abort', () => {
+  it('mid-stream: the upstream response sees close, the abort is counted, nothing stays in flight', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = request({host: HOST, port: proxy.port, path: '/stream', agent: false}, (res) => {
+        res.once('data', () => {
+          req.destroy(); // the client goes away after the first chunk
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.setTimeout(5000, () => reject(new Error('no first chunk')));
+      req.end();
+    });
+    expect(await waitFor(() => upstreamClosed.get('/stream') === true, 5000)).toBe(true);
+    expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0)).toBe(true);
+    expect(await proxy.metric('lameduck_client_aborts_total')).toBe(1);
+    expect(await proxy.metric('lameduck_requests_in_flight')).toBe(0);
+    expect(await proxy.metric('lameduck_upstream_errors_total', {reason: 'reset'})).toBe(0);
+  });
+
+  it('before the response head: the waiting upstream request sees close', async () => {
+    const req = request({host: HOST, port: proxy.port, path: '/never', agent: false});
+    req.on('error', () => {});
+    req.end();
+    expect(await waitFor(() => upstreamClosed.has('/never'), 5000)).toBe(true);
+    req.destroy();
+    expect(await waitFor(() => upstreamClosed.get('/never') === true, 5000)).toBe(true);
+    expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0)).toBe(true);
+    expect(await proxy.metric('lameduck_client_aborts_total')).toBe(2);
+  });
+
+  it('mid-upload: the upstream request sees close and never gets a complete body', async () => {
+    const completedBefore = upstream.completed();
+    const req = request({host: HOST, port: proxy.port, path: '/upload', method: 'POST', agent: false, headers: {'content-length': '1000000'}});
+    req.on('error', () => {});
+    req.write(Buffer.alloc(64 * 1024, 1));
+    expect(await waitFor(() => upstreamClosed.has('/upload'), 5000)).toBe(true);
+    req.destroy();
+    expect(await waitFor(() => upstreamClosed.get('/upload') === true, 5000)).toBe(true);
+    expect(upstream.completed()).toBe(completedBefore);
+    expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0)).toBe(true);
+    expect(await proxy.metric('lameduck_client_aborts_total')).toBe(3);
+  });
+});
