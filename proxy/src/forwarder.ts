@@ -534,8 +534,14 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     closing = true;
     closePromise = new Promise<void>((resolve) => (resolveClose = resolve));
     if (server.listening) server.close();
-    // node ≥ 19 does this inside close(); explicit for clarity. It spares connections with a request in progress.
+    // Keep-alive sockets between requests (node ≥ 19 does this inside close(); explicit for clarity). It spares
+    // connections with a request in progress, and also those that have not sent a byte yet (their header timer runs):
+    // nothing is in progress on those either, so they are closed here too. A partly sent head is left to finish (and
+    // answered with Connection: close) or to be cut at the deadline.
     server.closeIdleConnections();
+    for (const conn of tracker.all()) {
+      if (conn.inFlight === 0 && !conn.upgraded && conn.socket.bytesRead === 0) conn.socket.destroy();
+    }
     checkDrained();
     return closePromise;
   };
