@@ -92,6 +92,10 @@ export async function runDrainScenario(spec: DrainScenarioSpec): Promise<Verdict
       const p = await prestop!;
       if (p.status !== 200) failures.push(`/prestop answered ${p.status}: ${p.body.trim()}`);
     }
+    // Checks run while a native lameduck still lives (its /proc entry, its sockets), before the load stops.
+    const extra = await spec.check?.(w, {metrics: lastMetrics});
+    failures.push(...(extra?.failures ?? []));
+    notes.push(...(extra?.notes ?? []));
     const report = await w.load?.stop();
     // native: kubelet signals the sidecar after the app exited; classic: the SIGTERM was the trigger.
     if (mode === 'native') w.ld.kill('SIGTERM');
@@ -103,9 +107,6 @@ export async function runDrainScenario(spec: DrainScenarioSpec): Promise<Verdict
     await scraper;
 
     const value = sampleSum(lastMetrics, spec.metric.name, spec.metric.labels);
-    const extra = await spec.check?.(w, {metrics: lastMetrics});
-    failures.push(...(extra?.failures ?? []));
-    notes.push(...(extra?.notes ?? []));
     const summary = w.ld.logs.find((l) => l.msg === 'drain summary') as {deregistration?: string; fallbackReason?: string; drainMs?: number; cut?: Record<string, number>} | undefined;
     if (summary) {
       notes.unshift(
