@@ -7,8 +7,10 @@
 //
 // Placement (2 cores): each proxy alone on core 0 (taskset), so its CPU time and its saturated throughput are its
 // own; the load generators, the upstream and this process on core 1. A proxy that does not fill core 0 at
-// saturation (the "core0%" column) was held back by core 1 (upstream + wrk), not by itself: nginx and HAProxy are.
-// Direct has no proxy: the upstream shares core 1 with wrk.
+// saturation ("core0 proxy/other %": its own share, and what other processes took) was held back by core 1
+// (upstream + wrk) or by other work on the machine, not by itself. Direct has no proxy: the upstream shares core 1
+// with wrk. On a shared machine, latency and throughput move with other people's work; CPU per request, the
+// req/s-per-core estimate from it, RSS and the CPU time to start move much less (the table shows both).
 //
 // Figures per target: saturated throughput (wrk, closed loop); p50/p99/p99.9 at fixed ~1 000 and ~4 000 req/s with
 // jittered arrivals (open loop, bench/perf-load.ts); proxy CPU µs per request from /proc (utime+stime delta /
@@ -54,12 +56,15 @@ interface Running {
   /** Root pid of the proxy (taskset execs, so it is the proxy itself); undefined for direct. */
   pid: number | undefined;
   startupMs: number;
+  /** CPU time the proxy used from spawn to ready: roughly its start-up time on an otherwise idle core. */
+  startupCpuMs: number;
   stop(): Promise<void>;
 }
 
 interface Measured {
   target: string;
   startupMs: number[];
+  startupCpuMs: number[];
   idle?: Memory;
   afterLoad?: Memory;
   held?: Memory & {ok: number; failed: number};
@@ -204,13 +209,13 @@ function targets(sut: string[], upstreamPort: number, work: string): TargetDef[]
       (l) => l.msg === 'listening',
     );
     const ready = await until200((line.admin as {port: number}).port, '/readyz', child);
-    return {port: (line.traffic as {port: number}).port, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+    return {port: (line.traffic as {port: number}).port, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
   const pipe = async (): Promise<Running> => {
     const t0 = performance.now();
     const {child, line} = await firstJsonLine([...sut, node, `${DIST}bench/minimal-pipe.js`, upstreamUrl, `${HOST}:0`], {}, (l) => l.msg === 'listening');
     const ready = await until200(line.port as number, '/', child);
-    return {port: line.port as number, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+    return {port: line.port as number, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
   let n = 0;
   const nginx = async (): Promise<Running> => {
@@ -221,7 +226,7 @@ function targets(sut: string[], upstreamPort: number, work: string): TargetDef[]
     const t0 = performance.now();
     const child = spawnTracked([...sut, 'nginx', '-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')]);
     const ready = await until200(port, '/', child);
-    return {port, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+    return {port, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
   const haproxy = async (): Promise<Running> => {
     const port = await freePort();
@@ -230,10 +235,10 @@ function targets(sut: string[], upstreamPort: number, work: string): TargetDef[]
     const t0 = performance.now();
     const child = spawnTracked([...sut, 'haproxy', '-db', '-f', cfg]);
     const ready = await until200(port, '/', child);
-    return {port, pid: child.pid, startupMs: ready - t0, stop: stopper(child)};
+    return {port, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
   return [
-    {name: 'direct', start: async () => ({port: upstreamPort, pid: undefined, startupMs: NaN, stop: async () => {}})},
+    {name: 'direct', start: async () => ({port: upstreamPort, pid: undefined, startupMs: NaN, startupCpuMs: NaN, stop: async () => {}})},
     {name: 'lameduck', start: lameduck},
     {name: 'pipe', start: pipe},
     has('nginx', ['-v']) ? {name: 'nginx', start: nginx} : {name: 'nginx', unavailable: 'nginx not installed'},
@@ -293,16 +298,20 @@ async function waitForQuiet(maxMs: number): Promise<number> {
 }
 
 async function measure(def: TargetDef, s: Settings, pins: {load: string[]}, upstreamPid: number): Promise<Measured> {
-  const base: Measured = {target: def.name, startupMs: [], saturated: {} as Measured['saturated'], fixed: []};
+  const base: Measured = {target: def.name, startupMs: [], startupCpuMs: [], saturated: {} as Measured['saturated'], fixed: []};
   if (!def.start) return {...base, skipped: def.unavailable};
   // Extra start-up samples: start, time, stop; the last start is the instance that gets measured.
   for (let i = 1; i < s.startupSamples && def.name !== 'direct'; i++) {
     const r = await def.start();
     base.startupMs.push(r.startupMs);
+    base.startupCpuMs.push(r.startupCpuMs);
     await r.stop();
   }
   const run = await def.start();
-  if (def.name !== 'direct') base.startupMs.push(run.startupMs);
+  if (def.name !== 'direct') {
+    base.startupMs.push(run.startupMs);
+    base.startupCpuMs.push(run.startupCpuMs);
+  }
   const pids = (): number[] => (run.pid === undefined ? [] : processTree(run.pid));
   try {
     const url = `http://${HOST}:${run.port}/`;
@@ -360,7 +369,7 @@ function table(rows: Measured[]): string {
   const head = [
     'target', 'req/s sat', '×direct', '×pipe', 'core0 proxy/other %',
     'p50/p99/p99.9 ms @1k', '+p50/+p99 ms @1k', 'p50/p99/p99.9 ms @4k (got)', '+p50/+p99 ms @4k',
-    'CPU µs/req sat / @1k / @4k', 'CPU ×pipe', 'RSS MB idle', 'RSS MB 1k conns', 'ready ms', 'errors',
+    'CPU µs/req sat / @1k / @4k', 'CPU ×pipe', 'req/s/core est.', 'RSS MB idle', 'RSS MB 1k conns', 'ready ms (CPU ms)', 'errors',
   ];
   const lat = (x: FixedRateResult | undefined): string => (x ? `${f(x.p50Ms, 2)}/${f(x.p99Ms, 2)}/${f(x.p999Ms, 2)}` : '-');
   const added = (x: FixedRateResult | undefined, d: FixedRateResult | undefined): string => (x && d ? `${f(x.p50Ms - d.p50Ms, 2)}/${f(x.p99Ms - d.p99Ms, 2)}` : '-');
@@ -379,9 +388,11 @@ function table(rows: Measured[]): string {
       proxied ? added(r.fixed[hi], direct?.fixed[hi]) : '-',
       proxied ? `${f(r.saturated.proxyCpuUsPerReq)} / ${f(r.fixed[lo]?.proxyCpuUsPerReq)} / ${f(r.fixed[hi]?.proxyCpuUsPerReq)}` : '-',
       proxied ? f(r.saturated.proxyCpuUsPerReq / (pipe?.saturated.proxyCpuUsPerReq ?? NaN), 2) : '-',
+      // What one dedicated core would carry if the proxy's own CPU were the only limit: robust to a busy machine.
+      proxied ? f(1e6 / r.saturated.proxyCpuUsPerReq) : '-',
       proxied ? f(r.idle?.rssMb, 1) : '-',
       proxied ? `${f(r.held?.rssMb, 1)}${r.held?.failed ? ` (${r.held.failed} failed)` : ''}` : '-',
-      proxied ? f(median(r.startupMs)) : '-',
+      proxied ? `${f(median(r.startupMs))} (${f(median(r.startupCpuMs))})` : '-',
       String((r.saturated.errors ?? 0) + r.fixed.reduce((a, x) => a + x.failed, 0)),
     ];
   });
@@ -411,6 +422,8 @@ function verdicts(rows: Measured[]): string[] {
     check('RSS idle (≤ 60 MB)', l.idle?.rssMb ?? NaN, (l.idle?.rssMb ?? Infinity) <= 60, ' MB'),
     check('RSS with 1 000 connections (≤ 120 MB)', l.held?.rssMb ?? NaN, (l.held?.rssMb ?? Infinity) <= 120, ' MB'),
     check('ready from spawn (≤ 300 ms)', ready, ready <= 300, ' ms'),
+    check('  CPU used from spawn to ready (idle-core estimate of the above)', median(l.startupCpuMs), median(l.startupCpuMs) <= 300, ' ms'),
+    check('throughput × pipe, by CPU per request at saturation (robust to a busy machine)', p.saturated.proxyCpuUsPerReq / l.saturated.proxyCpuUsPerReq, p.saturated.proxyCpuUsPerReq / l.saturated.proxyCpuUsPerReq >= 1.0),
   ];
 }
 
@@ -489,7 +502,7 @@ async function main(): Promise<void> {
         rows.push(await measure(def, s, {load: loadPin}, up.child.pid!));
       } catch (err) {
         process.stderr.write(`${def.name}: failed: ${(err as Error).message}\n`);
-        rows.push({target: def.name, startupMs: [], saturated: {} as Measured['saturated'], fixed: [], skipped: `failed: ${(err as Error).message}`});
+        rows.push({target: def.name, startupMs: [], startupCpuMs: [], saturated: {} as Measured['saturated'], fixed: [], skipped: `failed: ${(err as Error).message}`});
       }
     }
     const m = machine(pinned);
