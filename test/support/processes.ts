@@ -6,8 +6,10 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
 
-export const LAMEDUCK_MAIN = fileURLToPath(new URL('../../dist/proxy/src/main.js', import.meta.url));
-export const DEMO_APP_MAIN = fileURLToPath(new URL('../../dist/demo-app/src/main.js', import.meta.url));
+// From test/support/ (jest) or dist/test/support/ (a compiled bench such as `npm run faults`): the same dist/ files.
+const REPO_ROOT = new URL(/\/dist\/test\/support\/[^/]+$/.test(import.meta.url) ? '../../../' : '../../', import.meta.url);
+export const LAMEDUCK_MAIN = fileURLToPath(new URL('dist/proxy/src/main.js', REPO_ROOT));
+export const DEMO_APP_MAIN = fileURLToPath(new URL('dist/demo-app/src/main.js', REPO_ROOT));
 
 export interface Child {
   child: ChildProcess;
