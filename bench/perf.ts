@@ -406,7 +406,11 @@ function verdicts(rows: Measured[]): string[] {
   const by = (t: string): Measured | undefined => rows.find((r) => r.target === t && !r.skipped);
   const [d, p, l] = [by('direct'), by('pipe'), by('lameduck')];
   if (!d || !p || !l) return ['targets: not checked (direct, pipe or lameduck missing)'];
-  const check = (label: string, value: number, ok: boolean, unit = ''): string => `  ${label}: ${f(value, 2)}${unit} ${ok ? 'met' : 'NOT met'}`;
+  // A latency or throughput verdict means nothing when the machine, not the proxy, set the figure: direct itself slow
+  // (its p50 at 1 000 req/s above 2 ms), or other processes taking over a third of the proxy's core.
+  const overloaded = d.fixed[0]!.p50Ms > 2 || [l, p].some((r) => r.saturated.core0Busy - r.saturated.proxyCoreShare > 0.33);
+  const check = (label: string, value: number, ok: boolean, unit = '', loadSensitive = false): string =>
+    `  ${label}: ${f(value, 2)}${unit} ${loadSensitive && overloaded ? 'UNRELIABLE (machine overloaded during the run)' : ok ? 'met' : 'NOT met'}`;
   const tput = l.saturated.rps / p.saturated.rps;
   const addP50 = l.fixed[0]!.p50Ms - d.fixed[0]!.p50Ms;
   const addP99 = l.fixed[0]!.p99Ms - d.fixed[0]!.p99Ms;
@@ -414,14 +418,14 @@ function verdicts(rows: Measured[]): string[] {
   const ready = median(l.startupMs);
   return [
     'issue 7 targets (lameduck, this run):',
-    check('throughput × pipe (≥ 1.0, stretch 1.2)', tput, tput >= 1.0),
-    check('added p50 at 1 000 req/s (≤ 0.3 ms)', addP50, addP50 <= 0.3, ' ms'),
-    check('added p99 at 1 000 req/s (≤ 1.0 ms)', addP99, addP99 <= 1.0, ' ms'),
+    check('throughput × pipe (≥ 1.0, stretch 1.2)', tput, tput >= 1.0, '', true),
+    check('added p50 at 1 000 req/s (≤ 0.3 ms)', addP50, addP50 <= 0.3, ' ms', true),
+    check('added p99 at 1 000 req/s (≤ 1.0 ms)', addP99, addP99 <= 1.0, ' ms', true),
     check('CPU per request at 1 000 req/s (≤ 100 µs)', cpu1k, cpu1k <= 100, ' µs'),
     check('CPU per request saturated (≤ 100 µs)', l.saturated.proxyCpuUsPerReq, l.saturated.proxyCpuUsPerReq <= 100, ' µs'),
     check('RSS idle (≤ 60 MB)', l.idle?.rssMb ?? NaN, (l.idle?.rssMb ?? Infinity) <= 60, ' MB'),
     check('RSS with 1 000 connections (≤ 120 MB)', l.held?.rssMb ?? NaN, (l.held?.rssMb ?? Infinity) <= 120, ' MB'),
-    check('ready from spawn (≤ 300 ms)', ready, ready <= 300, ' ms'),
+    check('ready from spawn (≤ 300 ms)', ready, ready <= 300, ' ms', true),
     check('  CPU used from spawn to ready (idle-core estimate of the above)', median(l.startupCpuMs), median(l.startupCpuMs) <= 300, ' ms'),
     check('throughput × pipe, by CPU per request at saturation (robust to a busy machine)', p.saturated.proxyCpuUsPerReq / l.saturated.proxyCpuUsPerReq, p.saturated.proxyCpuUsPerReq / l.saturated.proxyCpuUsPerReq >= 1.0),
   ];
