@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       v = judge({id: s.id, name: `scenario ${s.id}`, lost: 0, total: 0, allowedLost: 0, log: {want: '', seen: false}, metric: {want: '', value: undefined, ok: false}, notes: []}, [`error: ${(err as Error).message}`]);
     }
     await killAll();
-    process.stderr.write(`${v.failures.length === 0 ? 'ok' : 'FAILED'} (${Math.round((Date.now() - t0) / 1000)} s)\n`);
+    process.stderr.write(`${v.failures.length === 0 ? 'ok' : `FAILED: ${v.failures.join('; ').slice(0, 400)}`} (${Math.round((Date.now() - t0) / 1000)} s)\n`);
     verdicts.push(v);
   }
   const table = verdictTable(verdicts);

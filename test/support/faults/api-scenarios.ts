@@ -4,9 +4,23 @@
  */
 import {runDrainScenario} from './drain-scenario.js';
 import type {Verdict} from './verdict.js';
+import {NAMESPACE, SUBJECT, type World} from './world.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const LOAD = {rps: 40, keepAliveFraction: 0.5};
+
+/**
+ * Waits until lameduck has listed the EndpointSlices (its watch is then open), so that the endpoint change made next
+ * can only reach it through the watch or a re-list: the fault, not the timing of a busy machine, decides the path.
+ */
+async function afterFirstList(w: World, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (w.api!.requests.count({verb: 'list', resource: 'endpointslices', status: 200}) === 0) {
+    if (Date.now() > until) throw new Error('lameduck never listed the EndpointSlices');
+    await sleep(20);
+  }
+  await sleep(100);
+}
 
 /** 1. API server unreachable at the trigger: native /prestop cannot ask → fallback drain for the fallback delay. */
 export const apiUnreachable = (): Promise<Verdict> =>
@@ -24,16 +38,18 @@ export const apiRestartsMidDrain = (): Promise<Verdict> =>
   runDrainScenario({
     id: '2',
     name: 'API server stops mid-drain and returns',
-    // The endpoint change lands while the API is down; a fallback delay longer than the outage shows the retry path.
-    world: {deadlineMs: 8_000, load: LOAD, apiOptions: {endpointSliceLag: 600}, env: {LAMEDUCK_FALLBACK_DELAY: '5s'}},
+    // Classic (SIGTERM) so the drain starts before the pod is deleted; the deletion happens while the API is down.
+    world: {mode: 'classic', deadlineMs: 10_000, load: LOAD, env: {LAMEDUCK_FALLBACK_DELAY: '6s'}},
+    deletePod: false,
     during: async (w) => {
-      await sleep(150);
+      await afterFirstList(w);
       await w.api!.stop();
+      w.api!.store.deletePod(NAMESPACE, SUBJECT, {gracePeriodSeconds: 30});
       await sleep(1_500);
       await w.api!.start();
     },
     log: {want: 'kubernetes api request failed: retrying', match: (l) => l.msg === 'kubernetes api request failed: retrying'},
-    metric: {name: 'lameduck_kube_api_requests_total', labels: {resource: 'endpointslices', code: 'ok'}},
+    metric: {name: 'lameduck_kube_api_requests_total', labels: {resource: 'endpointslices', verb: 'list', code: 'ok'}, min: 2},
     check: async (w) => {
       const s = w.ld.logs.find((l) => l.msg === 'drain summary') as {deregistration?: string} | undefined;
       return {failures: s?.deregistration === 'deregistered' ? [] : [`deregistration ${s?.deregistration}, expected deregistered`]};
@@ -66,19 +82,23 @@ export const forbiddenPods = (): Promise<Verdict> =>
   });
 
 /** 5. Every watch answers 410 Expired (history compacted over and over): re-list each time, still deregisters. */
-export const everyWatchExpires = (): Promise<Verdict> => {
-  let compacting = true;
-  return runDrainScenario({
+export const everyWatchExpires = (): Promise<Verdict> =>
+  runDrainScenario({
     id: '5',
     name: 'every watch answers 410 Expired',
-    world: {deadlineMs: 8_000, load: LOAD, apiOptions: {endpointSliceLag: 2_500}, env: {LAMEDUCK_FALLBACK_DELAY: '6s'}},
+    world: {mode: 'classic', deadlineMs: 10_000, load: LOAD, env: {LAMEDUCK_FALLBACK_DELAY: '8s'}},
+    deletePod: false,
     during: async (w) => {
+      await afterFirstList(w);
+      w.api!.faults.compact();
+      await sleep(300);
+      w.api!.store.deletePod(NAMESPACE, SUBJECT, {gracePeriodSeconds: 30});
       // Compact until the drain left deregistering: every watch opened meanwhile starts from a compacted version.
-      while (compacting && !w.ld.logs.some((l) => l.msg === 'phase' && l.to === 'settling')) {
+      const until = Date.now() + 9_000;
+      while (Date.now() < until && !w.ld.logs.some((l) => l.msg === 'phase' && l.to === 'settling')) {
         w.api!.faults.compact();
         await sleep(50);
       }
-      compacting = false;
     },
     log: {want: 'endpointslice watch expired (410): re-listing', match: (l) => l.msg === 'endpointslice watch expired (410): re-listing'},
     metric: {name: 'lameduck_watch_restarts_total'},
@@ -87,16 +107,20 @@ export const everyWatchExpires = (): Promise<Verdict> => {
       return {failures: s?.deregistration === 'deregistered' ? [] : [`deregistration ${s?.deregistration}, expected deregistered`]};
     },
   });
-};
 
 /** 6. A watch that stays open and sends nothing: the periodic re-list (3 s) finds the change. */
 export const stalledWatch = (): Promise<Verdict> =>
   runDrainScenario({
     id: '6',
     name: 'stalled watch (open, silent)',
-    // The controller writes the change 1 s after the delete, after lameduck's first list: only the watch could tell.
-    world: {deadlineMs: 10_000, load: LOAD, apiOptions: {endpointSliceLag: 1_000}, env: {LAMEDUCK_FALLBACK_DELAY: '8s'}},
-    before: async (w) => w.api!.faults.stallWatches(true),
+    world: {mode: 'classic', deadlineMs: 12_000, load: LOAD, env: {LAMEDUCK_FALLBACK_DELAY: '10s'}},
+    deletePod: false,
+    during: async (w) => {
+      // The watch is open and silent when the endpoint changes: only the periodic re-list can tell.
+      await afterFirstList(w);
+      w.api!.faults.stallWatches(true);
+      w.api!.store.deletePod(NAMESPACE, SUBJECT, {gracePeriodSeconds: 30});
+    },
     log: {
       want: 'periodic re-list found endpoint changes the watch had not delivered',
       match: (l) => l.msg === 'periodic re-list found endpoint changes the watch had not delivered',

@@ -83,6 +83,8 @@ export async function runDrainScenario(spec: DrainScenarioSpec): Promise<Verdict
 
     const done = await w.ld.waitForLog((l) => l.msg === 'phase' && l.to === 'done', waitMs);
     const doneAt = Date.parse(String(done.time));
+    // The summary line follows `done` in the same tick, but may arrive in a later stdout chunk.
+    await w.ld.waitForLog((l) => l.msg === 'drain summary', 5_000).catch(() => undefined);
     await during;
     const started = w.ld.logs.find((l) => l.msg === 'drain started') as {deadlineMs?: number} | undefined;
     const deadlineMs = started?.deadlineMs ?? spec.world.deadlineMs;

@@ -34,9 +34,9 @@ export async function stampede(pods = 50, deadlineMs = 20_000): Promise<Verdict>
     await api.whenControllersIdle();
     const kubeconfig = api.writeKubeconfig(dir, {namespace: NS});
     // Start in small batches: 2 cores, and a start-up is mostly CPU.
-    for (let i = 0; i < pods; i += 10) {
+    for (let i = 0; i < pods; i += 5) {
       const batch = await Promise.all(
-        Array.from({length: Math.min(10, pods - i)}, (_, k) =>
+        Array.from({length: Math.min(5, pods - i)}, (_, k) =>
           startLameduck({
             LAMEDUCK_UPSTREAM: `http://127.0.0.1:${app.port}`,
             LAMEDUCK_DRAIN_TIMEOUT: `${deadlineMs}ms`,
