@@ -4,13 +4,17 @@
  * needs the sockets themselves to cut what remains. Per connection, not per request: nothing here runs on the
  * request hot path except the two counters the forwarder bumps.
  */
+import type {ServerResponse} from 'node:http';
 import type {Socket} from 'node:net';
 import type {Metrics} from './metrics.js';
 
 export interface TrackedConnection {
   readonly socket: Socket;
-  /** Requests read from this connection whose response has not ended (more than one when pipelined). */
-  inFlight: number;
+  /**
+   * Responses to requests read from this connection that have not closed yet, in arrival order (more than one when
+   * the client pipelines): their number is the connection's requests in flight.
+   */
+  readonly responses: ServerResponse[];
   /** Handed over to an upgrade (WebSocket) until it closes. */
   upgraded: boolean;
 }
@@ -44,7 +48,7 @@ export function createConnectionTracker(deps: {
 
   return {
     add(socket) {
-      const conn: TrackedConnection = {socket, inFlight: 0, upgraded: false};
+      const conn: TrackedConnection = {socket, responses: [], upgraded: false};
       connections.set(socket, conn);
       metrics.openConnections.inc();
       socket.once('close', () => {
@@ -69,7 +73,7 @@ export function createConnectionTracker(deps: {
     size: () => connections.size,
     counts() {
       let busy = 0;
-      for (const c of connections.values()) if (!c.upgraded && c.inFlight > 0) busy++;
+      for (const c of connections.values()) if (!c.upgraded && c.responses.length > 0) busy++;
       return {open: connections.size, idle: connections.size - busy - upgraded, busy, upgraded};
     },
     all: () => connections.values(),

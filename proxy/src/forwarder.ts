@@ -100,6 +100,8 @@ interface Exchange {
   failed: UpstreamFailure | undefined;
   /** node's parser rejected the rest of this request (bad chunked body, request timeout): not a client abort. */
   bad: boolean;
+  /** The response closed and was accounted for (guards against a second `close`, see abandonResponses). */
+  closed: boolean;
 }
 type TrackedResponse = ServerResponse & {[kExchange]?: Exchange};
 type TimedRequest = ClientRequest & {[kTimedOut]?: boolean};
@@ -189,9 +191,24 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     resolve();
   };
 
+  /**
+   * node 20 never emits `close` for a response still queued behind another on a pipelining connection when that
+   * connection dies (node 24 does): those requests would stay in flight forever, keep close() waiting until the
+   * deadline, and leave their upstream requests running. Close them as node would have.
+   */
+  const abandonResponses = (conn: TrackedConnection): void => {
+    for (const res of [...conn.responses]) {
+      if ((res as TrackedResponse)[kExchange]?.closed !== false) continue;
+      res.destroy();
+      res.emit('close');
+    }
+  };
+
   const tracker = createConnectionTracker({
     metrics,
     onClose: (conn) => {
+      // After node's own close handling of the response that owned the socket.
+      if (conn.responses.length > 0) setImmediate(abandonResponses, conn);
       if (conn.upgraded && closing) checkDrained();
     },
   });
@@ -243,8 +260,14 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   };
 
   const onResponseClose = (req: IncomingMessage, res: ServerResponse, ex: Exchange): void => {
+    if (ex.closed) return;
+    ex.closed = true;
     const conn = ex.conn;
-    if (conn) conn.inFlight--;
+    if (conn) {
+      // Usually the first one: responses end in order.
+      const i = conn.responses.indexOf(res);
+      if (i >= 0) conn.responses.splice(i, 1);
+    }
     inFlight--;
     metrics.requestsInFlight.dec();
     let status: number;
@@ -265,7 +288,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     if (debug) log.debug('request', {method: req.method, url: req.url, status, ms: Math.round(now() - ex.start), phase: ex.phase});
     if (closing) {
       // A response that started before `closing` went out keep-alive: close its connection now that it is done.
-      if (conn && conn.inFlight === 0 && !conn.upgraded && !conn.socket.destroyed) conn.socket.destroySoon();
+      if (conn && conn.responses.length === 0 && !conn.upgraded && !conn.socket.destroyed) conn.socket.destroySoon();
       checkDrained();
     }
   };
@@ -273,9 +296,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const start = now();
     const conn = tracker.get(req.socket as Socket);
-    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, proxyReq: undefined, responded: false, failed: undefined, bad: false};
+    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, proxyReq: undefined, responded: false, failed: undefined, bad: false, closed: false};
     (res as TrackedResponse)[kExchange] = ex;
-    if (conn) conn.inFlight++;
+    if (conn) conn.responses.push(res);
     inFlight++;
     metrics.requestsInFlight.inc();
     res.once('close', () => onResponseClose(req, res, ex));
@@ -540,7 +563,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     // answered with Connection: close) or to be cut at the deadline.
     server.closeIdleConnections();
     for (const conn of tracker.all()) {
-      if (conn.inFlight === 0 && !conn.upgraded && conn.socket.bytesRead === 0) conn.socket.destroy();
+      if (conn.responses.length === 0 && !conn.upgraded && conn.socket.bytesRead === 0) conn.socket.destroy();
     }
     checkDrained();
     return closePromise;
@@ -577,7 +600,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       let connections = 0;
       for (const conn of [...tracker.all()]) {
         if (conn.upgraded) upgraded++;
-        else if (conn.inFlight > 0) requests += conn.inFlight;
+        else if (conn.responses.length > 0) requests += conn.responses.length;
         else connections++;
         conn.socket.destroy();
       }

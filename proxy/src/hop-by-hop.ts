@@ -24,6 +24,13 @@ export function connectionOptions(value: string | readonly string[] | undefined)
   return out;
 }
 
+/** `keep-alive` or `close` alone, what almost every peer sends: nothing to parse, no header named. */
+function isPlainConnection(value: string | readonly string[]): boolean {
+  if (typeof value !== 'string' || (value.length !== 10 && value.length !== 5)) return false;
+  const lower = value.toLowerCase();
+  return lower === 'keep-alive' || lower === 'close';
+}
+
 const TE_TRAILERS = /(?:^|,)\s*trailers\s*(?:;|,|$)/i;
 
 /**
@@ -35,9 +42,11 @@ const TE_TRAILERS = /(?:^|,)\s*trailers\s*(?:;|,|$)/i;
 export function stripRequestHopByHop(headers: IncomingHttpHeaders, upgrade: boolean): void {
   const connection = headers.connection;
   if (connection !== undefined) {
-    for (const name of connectionOptions(connection)) {
-      if (PROTECTED.has(name) || (upgrade && name === 'upgrade')) continue;
-      delete headers[name];
+    if (!isPlainConnection(connection)) {
+      for (const name of connectionOptions(connection)) {
+        if (PROTECTED.has(name) || (upgrade && name === 'upgrade')) continue;
+        delete headers[name];
+      }
     }
     delete headers.connection;
   }
@@ -88,7 +97,7 @@ export function responseHeaders(raw: readonly string[], keepTrailer: boolean, cl
   let named: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
+    if (name.length === 10 && name.toLowerCase() === 'connection' && !isPlainConnection(raw[i + 1]!)) {
       for (const option of connectionOptions(raw[i + 1])) {
         if (option === 'close' || option === 'keep-alive' || PROTECTED.has(option)) continue;
         (named ??= []).push(option);

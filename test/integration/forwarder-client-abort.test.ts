@@ -1,10 +1,11 @@
 /**
  * A client that goes away aborts its upstream request: the app sees `close` (http-proxy 1.18.1 leaked these; the
- * DESIGN.md reason for http-proxy-3), and the abort is counted. Three moments: mid-response-stream, before the response
- * head, mid-upload.
+ * DESIGN.md reason for http-proxy-3), and the abort is counted. Four cases: mid-response-stream, before the response
+ * head, mid-upload, and a pipelining client with requests queued behind each other.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import {request} from 'node:http';
+import {connect} from 'node:net';
 import {HOST, startProxy, startUpstream, waitFor, type Proxy, type Upstream} from './forwarder-harness.js';
 
 let upstream: Upstream;
@@ -88,5 +89,20 @@ describe('forwarder client abort', () => {
     expect(upstream.completed()).toBe(completedBefore);
     expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0)).toBe(true);
     expect(await proxy.metric('lameduck_client_aborts_total')).toBe(3);
+  });
+
+  it('pipelined: every queued request is released and its upstream request closed when the client goes away', async () => {
+    const socket = connect(proxy.port, HOST);
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(['/p1', '/p2', '/p3'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    expect(await waitFor(() => ['/p1', '/p2', '/p3'].every((p) => upstreamClosed.has(p)), 5000)).toBe(true);
+    expect(proxy.forwarder.stats().inFlight).toBe(3);
+    socket.destroy();
+    // node 20 does not close responses queued behind the first one by itself: the forwarder must.
+    expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0, 5000)).toBe(true);
+    expect(await waitFor(() => ['/p1', '/p2', '/p3'].every((p) => upstreamClosed.get(p) === true), 5000)).toBe(true);
+    expect(await proxy.metric('lameduck_client_aborts_total')).toBe(6);
+    expect(await proxy.metric('lameduck_requests_in_flight')).toBe(0);
   });
 });
