@@ -72,9 +72,10 @@ describe('standalone drain under load', () => {
     const closing = ld!.logs.find((l) => l.msg === 'phase' && l.to === 'closing')!;
     const closingAt = Date.parse(closing.time as string);
     expect(closingAt - triggerAt).toBeGreaterThanOrEqual(FALLBACK_MS + SETTLE_MS - 100);
-    // The LB moved away at +1 s; keep-alive clients were told to re-dial; the last real request came soon after,
-    // so closing follows within quiet + slack even though probes kept arriving every 100 ms.
-    expect(closingAt - triggerAt).toBeLessThan(FALLBACK_MS + SETTLE_MS + QUIET_MS + 2500);
+    // The LB moved away at +1 s and keep-alive clients were told to re-dial, so real traffic stopped soon after.
+    // Probes kept arriving every 100 ms: had they counted, quiet would never pass and closing would wait for the
+    // deadline's reserve (15 s - 3.75 s). Bounds are loose: these machines are shared and often overloaded.
+    expect(closingAt - triggerAt).toBeLessThan(9_000);
     const lastToOld = Math.max(...report.records.filter((r) => r.pod === 'old').map((r) => r.start));
     expect(closingAt - lastToOld).toBeGreaterThanOrEqual(QUIET_MS - 100);
 
