@@ -231,6 +231,16 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   if (!Array.isArray(webPasses)) throw new Error('http-proxy-3 internals changed: webPasses not found');
   const deleteLength = webPasses.findIndex((pass) => pass.name === 'deleteLength');
   if (deleteLength >= 0) webPasses.splice(deleteLength, 1);
+  // On the dual-stack `::` listener an IPv4 client's address reads `::ffff:10.1.2.3`; X-Forwarded-For carries the
+  // plain IPv4 form that apps and allow-lists expect (as nginx and Envoy write it). Runs after http-proxy's XHeaders.
+  const plainForwardedFor = (req: IncomingMessage): void => {
+    const remote = req.socket.remoteAddress;
+    const xff = req.headers['x-forwarded-for'];
+    if (remote === undefined || !remote.startsWith('::ffff:') || typeof xff !== 'string' || !xff.endsWith(remote)) return;
+    req.headers['x-forwarded-for'] = xff.slice(0, xff.length - remote.length) + remote.slice(7);
+  };
+  proxy.before('web', 'stream', plainForwardedFor);
+  proxy.before('ws', 'stream', plainForwardedFor);
 
   /** Whether this response must close its connection: any drain phase, or closing. */
   const mustClose = (): boolean => closing || phase() !== 'serving';
@@ -356,6 +366,11 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     fail(req, res, ex, classifyUpstreamError(err, timedOut), err);
   };
 
+  function onResponseError(this: ServerResponse, err: Error): void {
+    if (debug) log.debug('response error', {error: err});
+    this.destroy();
+  }
+
   function onProxyReqTimeout(this: TimedRequest): void {
     this[kTimedOut] = true;
   }
@@ -410,6 +425,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         res.addTrailers(trailers);
       });
     }
+    // pipe() rethrows a destination error nobody listens to: never let a response error take the sidecar down.
+    res.on('error', onResponseError);
     proxyRes.pipe(res);
   });
 

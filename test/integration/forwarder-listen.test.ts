@@ -14,7 +14,7 @@ import {HOST, startUpstream, type Upstream} from './forwarder-harness.js';
 
 let upstream: Upstream;
 beforeAll(async () => {
-  upstream = await startUpstream((_req, res) => res.end('hi'));
+  upstream = await startUpstream((req, res) => res.end(req.url === '/xff' ? String(req.headers['x-forwarded-for']) : 'hi'));
 });
 afterAll(async () => {
   await upstream.close();
@@ -25,9 +25,9 @@ function forwarderOn(listen: string) {
   return createForwarder({config, metrics: createMetrics({defaultMetrics: false}), log: silentLogger, phase: () => 'serving'});
 }
 
-function getVia(host: string, port: number): Promise<string> {
+function getVia(host: string, port: number, path = '/'): Promise<string> {
   return new Promise((resolve, reject) => {
-    request({host, port, path: '/', agent: false}, (res) => {
+    request({host, port, path, agent: false}, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve(body));
@@ -46,7 +46,12 @@ describe('forwarder listen', () => {
       expect(f.address()).toEqual(addr);
       expect(['::', '0.0.0.0']).toContain(addr.address);
       expect(await getVia('127.0.0.1', addr.port)).toBe('hi');
-      if (addr.address === '::') expect(await getVia('::1', addr.port)).toBe('hi');
+      // An IPv4 client of the dual-stack socket appears as ::ffff:127.0.0.1; X-Forwarded-For says 127.0.0.1.
+      expect(await getVia('127.0.0.1', addr.port, '/xff')).toBe('127.0.0.1');
+      if (addr.address === '::') {
+        expect(await getVia('::1', addr.port)).toBe('hi');
+        expect(await getVia('::1', addr.port, '/xff')).toBe('::1');
+      }
     } finally {
       f.destroy();
       await f.close();
