@@ -116,6 +116,17 @@ export async function runDrainScenario(spec: DrainScenarioSpec): Promise<Verdict
           (summary.cut && Object.values(summary.cut).some((n) => n > 0) ? `, cut ${JSON.stringify(summary.cut)}` : ''),
       );
     }
+    if (report && report.failed > 0) {
+      // Where the failures fall against the trigger and the LB move tells a race from a break.
+      const bad = report.records.filter((r) => r.outcome !== 'ok');
+      const rel = (t: number): number => Math.round(t - triggerAt);
+      const moved = w.movedAt();
+      notes.push(
+        `failed requests started ${rel(Math.min(...bad.map((r) => r.start)))}..${rel(Math.max(...bad.map((r) => r.start)))} ms after the trigger` +
+          `${moved ? ` (LB moved at ${rel(moved)} ms)` : ''}; kinds ${JSON.stringify(Object.fromEntries([...new Set(bad.map((r) => r.kind))].map((k) => [k, bad.filter((r) => r.kind === k).length])))}; ` +
+          `errors ${[...new Set(bad.map((r) => r.error ?? String(r.status)))].slice(0, 3).join(' | ')}`,
+      );
+    }
     if (report && report.failed > 0) notes.push(`failures: ${JSON.stringify(Object.fromEntries(Object.entries(report.byOutcome).filter(([k, n]) => k !== 'ok' && n > 0)))}`);
     return judge(
       {
