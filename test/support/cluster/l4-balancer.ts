@@ -103,7 +103,9 @@ export async function startL4Balancer(opts: L4BalancerOptions): Promise<L4Balanc
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({host: opts.host, port: opts.port ?? 0}, () => {
+    // A deep accept queue: on a busy machine a late accept() then costs latency, not a dropped SYN and its
+    // 1 s / 3 s / 7 s retransmission stalls (which would look like the pods' fault).
+    server.listen({host: opts.host, port: opts.port ?? 0, backlog: 4096}, () => {
       server.off('error', reject);
       resolve();
     });

@@ -12,15 +12,17 @@ import {join} from 'node:path';
 import {startApiServer, type ApiServer} from '../kube/apiserver.js';
 import type {Lag} from '../kube/reconcile-queue.js';
 import type {Pod} from '../kube/types.js';
-import {startLoad, summarize, type Load, type LoadReport, type Outcome, type RequestRecord} from '../load.js';
+import {summarize, type LoadReport, type Outcome, type RequestRecord} from '../load.js';
 import {createDeploymentController, TEMPLATE_HASH_LABEL, type DeploymentController, type RolloutRecord} from './deployment-controller.js';
 import {createEndpointView, type EndpointView} from './endpoint-view.js';
+import {dataPlaneScript, startDataPlane, type DataPlane, type DataPlaneLoad, type DataPlaneResult} from './data-plane.js';
 import {createImageMap, findRepoRoot, type ImageMap} from './images.js';
-import {startIngress, type Ingress, type IngressStats} from './ingress.js';
+import type {IngressStats} from './ingress.js';
 import {createKubelet, type Kubelet} from './kubelet.js';
-import {startL4Balancer, type L4Balancer, type L4Stats} from './l4-balancer.js';
+import type {L4Stats} from './l4-balancer.js';
 import {createLoopbackIpPool} from './loopback-ips.js';
 import {createPodRecorder, type PodRecorder} from './pod-recorder.js';
+import {acquireRunLock} from './run-lock.js';
 import {DEFAULT_LAGS, defineScenario, maxLag, type Lags, type ScenarioDefinition, type ScenarioName, type ScenarioParams} from './scenarios.js';
 import {podSummaries, type PodSummary} from './pod-summary.js';
 import {sleep, waitFor} from './wait.js';
@@ -50,6 +52,10 @@ export interface RunOptions {
   /** HTTPS between lameduck and the API server. Default true (@kubernetes/client-node refuses plain HTTP unless TLS verification is skipped). */
   tls?: boolean;
   images?: ImageMap;
+  /** Run the balancers and load in this process instead of a child (see data-plane.ts). Default false. */
+  inlineDataPlane?: boolean;
+  /** Wait for the machine-wide run lock first (see run-lock.ts). Default true. */
+  exclusive?: boolean;
   onProgress?: (p: Progress) => void;
   /** Ends the run early (teardown still runs); the result then has `aborted: true`. */
   signal?: AbortSignal;
@@ -57,7 +63,7 @@ export interface RunOptions {
 
 export interface Progress {
   scenario: ScenarioName;
-  stage: 'starting' | 'warmup' | 'rollout' | 'draining' | 'cooldown' | 'done';
+  stage: 'waiting' | 'starting' | 'warmup' | 'rollout' | 'draining' | 'cooldown' | 'done';
   rollout: number;
   rollouts: number;
   elapsedMs: number;
@@ -115,6 +121,9 @@ export const DEFAULT_PARAMS: ScenarioParams = {
   probePeriodSeconds: 1,
 };
 
+/** terminationGracePeriodSeconds of the kind (b) scenarios (unless given). */
+export const LEGACY_GRACE_SECONDS = 15;
+
 const strip = (r: LoadReport): Omit<LoadReport, 'records'> => {
   const {records: _r, ...rest} = r;
   return rest;
@@ -125,13 +134,20 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const rps = opts.rps ?? 200;
   const rolloutCount = opts.rollouts ?? 1;
   const ingressShare = opts.ingressShare ?? 0.25;
-  const params: ScenarioParams = {...DEFAULT_PARAMS, replicas: opts.replicas ?? DEFAULT_PARAMS.replicas, ...opts.params};
+  const params: ScenarioParams = {
+    ...DEFAULT_PARAMS,
+    // Kind (b) pods wait for SIGKILL at the end of the grace period: a shorter one keeps the demo short.
+    ...(opts.scenario.startsWith('legacy-b') ? {gracePeriodSeconds: LEGACY_GRACE_SECONDS} : {}),
+    replicas: opts.replicas ?? DEFAULT_PARAMS.replicas,
+    ...opts.params,
+  };
   // lameduck's settle is a per-environment value: the slowest data plane's propagation lag after deregistration.
   if (!opts.params?.settleMs) params.settleMs = Math.max(maxLag(lags.loadBalancer), ingressShare > 0 ? maxLag(lags.ingress) : 0);
   const def: ScenarioDefinition = defineScenario(opts.scenario, params);
   const rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 120_000;
-  const images = opts.images ?? createImageMap({repoRoot: findRepoRoot()});
-  const startedAt = Date.now();
+  const repoRoot = findRepoRoot();
+  const images = opts.images ?? createImageMap({repoRoot});
+  let startedAt = Date.now();
   let stage: Progress['stage'] = 'starting';
   let rolloutIndex = 0;
 
@@ -142,9 +158,8 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   let kubelet: Kubelet | undefined;
   let deployment: DeploymentController | undefined;
   const views: EndpointView[] = [];
-  let lb: L4Balancer | undefined;
-  let ingress: Ingress | undefined;
-  const loads: {load: Load; via: 'service' | 'ingress'}[] = [];
+  let dataPlane: DataPlane | undefined;
+  let dataPlaneResult: DataPlaneResult | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
   let aborted = false;
 
@@ -157,12 +172,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
 
   const progress = (): void => {
     if (!opts.onProgress) return;
-    let requests = 0;
-    let failed = 0;
-    for (const {load} of loads) {
-      requests += load.records.length;
-      for (const r of load.records) if (r.outcome !== 'ok') failed++;
-    }
+    const {requests, failed} = dataPlane?.counts() ?? {requests: 0, failed: 0};
     const pods = (api?.store.list<Pod>('pods', 'default') ?? []).map((p) => ({
       name: p.metadata.name ?? '',
       state: p.metadata.deletionTimestamp ? 'terminating' : p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'ready' : 'starting',
@@ -174,7 +184,14 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     progress();
   };
 
+  let releaseLock: (() => void) | undefined;
   try {
+    if (opts.exclusive ?? true) {
+      releaseLock = await acquireRunLock({signal: opts.signal, onWait: () => setStage('waiting')});
+      // The run starts once it has the machine to itself.
+      startedAt = Date.now();
+      setStage('starting');
+    }
     api = await startApiServer({tls: opts.tls ?? true, endpointSliceLag: lags.controller});
     const kubeconfigPath = api.writeKubeconfig(dir, {namespace: 'default'});
     if (def.denyApi) api.faults.deny('*', '*');
@@ -195,8 +212,12 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       [lbView, ingressView].every((v) => v.endpoints().filter((e) => e.ready).length >= params.replicas),
       maxLag(lags.controller) + maxLag(lags.ingress) + 30_000,
     );
-    lb = await startL4Balancer({view: lbView, host: ips.allocate()});
-    ingress = await startIngress({view: ingressView, host: ips.allocate()});
+    dataPlane = await startDataPlane({
+      views: {lb: lbView, ingress: ingressView},
+      hosts: {lb: ips.allocate(), ingress: ips.allocate()},
+      inline: opts.inlineDataPlane,
+      processScript: dataPlaneScript(repoRoot),
+    });
 
     const loadCommon = {
       keepAliveFraction: opts.keepAliveFraction ?? 0.5,
@@ -208,8 +229,10 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     };
     const serviceRps = rps * (1 - ingressShare);
     const ingressRps = rps * ingressShare;
-    if (serviceRps > 0) loads.push({via: 'service', load: startLoad({host: lb.host, port: lb.port, rps: serviceRps, ...loadCommon})});
-    if (ingressRps > 0) loads.push({via: 'ingress', load: startLoad({host: ingress.host, port: ingress.port, rps: ingressRps, ...loadCommon})});
+    const loads: DataPlaneLoad[] = [];
+    if (serviceRps > 0) loads.push({via: 'service', options: {rps: serviceRps, ...loadCommon}});
+    if (ingressRps > 0) loads.push({via: 'ingress', options: {rps: ingressRps, ...loadCommon}});
+    await dataPlane.startLoads(loads);
 
     setStage('warmup');
     await sleep(opts.warmupMs ?? 1000);
@@ -242,26 +265,29 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     }, maxLag(lags.controller) + maxLag(lags.loadBalancer) + maxLag(lags.ingress) + 30_000, 50);
     await sleep(opts.cooldownMs ?? 1000);
   } catch (err) {
-    if (!(err instanceof ScenarioAbortedError)) throw err;
+    if (!(err instanceof ScenarioAbortedError) && !opts.signal?.aborted) throw err;
+    aborted = true;
   } finally {
     clearInterval(progressTimer);
-    const reports = await Promise.all(loads.map(async ({load}) => load.stop()));
-    void reports;
-    await lb?.close();
-    await ingress?.close();
-    for (const v of views) v.close();
-    deployment?.stop();
-    await kubelet?.stop();
-    if (api) {
-      api.endpointSlices.stop();
-      api.endpoints.stop();
-      await api.stop();
+    // Stopping the data plane first ends the load; whatever fails, the cluster is still torn down.
+    try {
+      dataPlaneResult = await dataPlane?.stop();
+    } finally {
+      for (const v of views) v.close();
+      deployment?.stop();
+      await kubelet?.stop();
+      if (api) {
+        api.endpointSlices.stop();
+        api.endpoints.stop();
+        await api.stop();
+      }
+      rmSync(dir, {recursive: true, force: true});
+      releaseLock?.();
     }
-    rmSync(dir, {recursive: true, force: true});
   }
 
   const endedAt = Date.now();
-  const records = loads.flatMap(({load, via}) => load.records.map((r) => ({...r, via})));
+  const records = [...(dataPlaneResult?.records ?? [])];
   records.sort((a, b) => a.start - b.start);
   const all = summarize(records);
   const service = summarize(records.filter((r) => r.via === 'service'));
@@ -301,8 +327,8 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     longestDrainMs: drains.length > 0 ? Math.max(...drains) : 0,
     longestRequestMs: okDurations.length > 0 ? Math.max(...okDurations) : 0,
     timeline,
-    lb: lb?.stats ?? {connections: 0, byPod: {}, fallback: 0, noEndpoint: 0, refused: 0, resets: 0},
-    ingress: ingress?.stats ?? {requests: 0, byPod: {}, badGateway: 0, noEndpoint: 0, cut: 0},
+    lb: dataPlaneResult?.lb ?? {connections: 0, byPod: {}, fallback: 0, noEndpoint: 0, refused: 0, resets: 0},
+    ingress: dataPlaneResult?.ingress ?? {requests: 0, byPod: {}, badGateway: 0, noEndpoint: 0, cut: 0},
     records,
     recorder,
     drainSummaries,

@@ -1,0 +1,26 @@
+// One replica, maxSurge 0: the Deployment deletes the only pod before its replacement exists, so the Service has no
+// ready endpoint while the new pod starts. kube-proxy falls back to the serving+terminating endpoint (KEP-1669), and
+// lameduck — seeing that no other endpoint is ready — keeps serving until the new pod is Ready: no request fails.
+import {describe, it, expect} from '@jest/globals';
+import {runScenario} from '../support/cluster/scenario-runner.js';
+import {describeRun} from '../support/cluster/result-report.js';
+
+describe('single replica, maxSurge 0', () => {
+  it('keeps serving through the terminating fallback until the new pod is ready', async () => {
+    const r = await runScenario({
+      scenario: 'lameduck',
+      replicas: 1,
+      rps: 60,
+      params: {maxSurge: 0, maxUnavailable: 1},
+      lags: {controller: {minMs: 200, maxMs: 1500}, loadBalancer: {minMs: 300, maxMs: 1500}, ingress: {minMs: 500, maxMs: 2000}},
+    });
+    expect(r.requests.failed === 0 ? 'no failed request' : describeRun(r)).toBe('no failed request');
+    // The terminating fallback really carried traffic.
+    expect(r.lb.fallback + (r.ingress.byPod[r.pods[0]!.name] ?? 0)).toBeGreaterThan(0);
+    expect(r.lb.fallback).toBeGreaterThan(0);
+    const [old, fresh] = r.pods;
+    // The old pod was deleted before the new one was ready, and drained past that moment.
+    expect(old!.terminatingAt!).toBeLessThan(fresh!.readyAt!);
+    expect(old!.terminatedAt!).toBeGreaterThan(fresh!.readyAt!);
+  }, 600_000);
+});
