@@ -127,7 +127,7 @@ function renderPanel(p: TimelinePanel, y0: number, seconds: number): string {
   for (const m of p.markers) {
     const x = fmt(xt(m.at));
     out.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${bottom}" class="marker"/>`);
-    out.push(`<text x="${x}" y="${top - 2}" class="axis" text-anchor="middle">${esc(m.label)}</text>`);
+    out.push(`<text x="${fmt(xt(m.at) + 3)}" y="${top + 10}" class="axis">${esc(m.label)}</text>`);
   }
   out.push('</g>');
   return out.join('\n');

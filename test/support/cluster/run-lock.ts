@@ -73,7 +73,6 @@ export async function acquireRunLock(opts: RunLockOptions = {}): Promise<() => v
       emptySince = undefined;
       continue;
     }
-    if (owner === String(process.pid)) throw new Error(`run lock ${path} is already held by this process`);
     if (!told) {
       told = true;
       opts.onWait?.(owner);
