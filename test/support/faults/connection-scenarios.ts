@@ -37,7 +37,9 @@ export const clientAbortStorm = (aborts = 300): Promise<Verdict> =>
       await sleep(300);
     },
     log: {want: 'drain summary (no request cut)', match: (l) => l.msg === 'drain summary' && (l.cut as {requests?: number}).requests === 0},
-    metric: {name: 'lameduck_client_aborts_total', min: Math.floor(aborts * 0.8)},
+    // Only aborts of requests lameduck had read count (a connection closed before its request arrived is no request):
+    // on a busy machine that is a varying share, so the bound is loose; the checks that matter are below and `lost`.
+    metric: {name: 'lameduck_client_aborts_total', min: Math.floor(aborts / 4)},
     check: async (_w, {metrics}) => {
       // Every aborted request also aborted its upstream request: nothing is left in flight to hold the drain.
       const inFlight = sampleSum(metrics, 'lameduck_requests_in_flight');
