@@ -7,6 +7,13 @@ import type {AddressInfo} from 'node:net';
 import type {ListenAddress} from './config.js';
 import {LameduckError} from './errors.js';
 
+/**
+ * Accept backlog. Node's default (511) overflows when a burst of new connections meets a busy event loop (a
+ * rollout's re-dial wave, an abort storm): the kernel then resets connections that reached us. The kernel caps
+ * it at net.core.somaxconn (4096 on current kernels).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 function bind(server: Server, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
@@ -19,7 +26,7 @@ function bind(server: Server, host: string, port: number): Promise<AddressInfo> 
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({host, port, ipv6Only: false});
+    server.listen({host, port, ipv6Only: false, backlog: LISTEN_BACKLOG});
   });
 }
 
