@@ -147,7 +147,9 @@ export function createDrain(deps: DrainDeps): Drain {
     // 1. Deadline and whether the API confirms a deletion: one GET of the own pod (unless the caller had it).
     let pod = request.pod;
     if (!pod && cluster) {
-      readinessPending = true;
+      // A token drain takes a pod out of service on purpose: its readiness drops at once (DESIGN.md), whatever
+      // the lookup says.
+      readinessPending = request.trigger !== 'token';
       // A trigger right after start-up may find client-node still importing; that must not eat the lookup's bound
       // (a missed confirmation would drop readiness of a deleting pod at once and ignore its grace period).
       await cluster.whenLoaded?.(AbortSignal.timeout(CLUSTER_LOAD_WAIT_MS));
@@ -158,7 +160,7 @@ export function createDrain(deps: DrainDeps): Drain {
       readinessPending = false;
     }
     podTerminating = pod ? isTerminating(pod) : undefined;
-    deletionConfirmed = pod?.deleting ?? false;
+    deletionConfirmed = request.trigger !== 'token' && (pod?.deleting ?? false);
     const budget = drainBudget({
       drainTimeoutMs: config.drainTimeoutMs,
       exitMarginMs: config.exitMarginMs,

@@ -60,6 +60,9 @@ export interface KubeCluster extends Cluster {
  * Returns undefined when the pod identity is incomplete (no POD_NAME/POD_NAMESPACE, or neither POD_UID nor POD_IPS):
  * the sidecar then runs standalone with the timed fallback.
  */
+/** Delay before the background import of @kubernetes/client-node. */
+export const PRELOAD_DELAY_MS = 300;
+
 export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined {
   const {config, metrics} = deps;
   const {name, namespace, uid, ips} = config.identity;
@@ -69,8 +72,10 @@ export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined 
   const closed = new AbortController();
 
   const loader = createKubeConfigLoader({kubeconfig: config.kubeconfig, serviceAccountDir: deps.serviceAccountDir, env: deps.env});
-  // Import client-node now, in the background: paid at start-up rather than between the trigger and the first list.
-  loader.preload();
+  // Import client-node in the background, paid at start-up rather than between the trigger and the first list —
+  // but only once the listeners are up: its ~1 s of CPU would otherwise delay the first probes (issue 7: ready in
+  // <= 300 ms). A trigger before then waits for the import anyway.
+  setTimeout(() => loader.preload(), PRELOAD_DELAY_MS).unref();
   const client = createKubeClient({loader, metrics, log, requestTimeoutMs: tuning.requestTimeoutMs, userAgent: 'lameduck'});
   const endpoints = createEndpointWatch({
     client,
