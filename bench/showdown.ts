@@ -9,6 +9,7 @@
 import {existsSync, mkdirSync, writeFileSync} from 'node:fs';
 import {dirname, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {cpus} from 'node:os';
 import {parseDuration} from '../proxy/src/duration.js';
 import {findRepoRoot} from '../test/support/cluster/images.js';
 import {DEFAULT_LAGS, SCENARIOS, isScenarioName, maxLag, type Lags, type ScenarioName} from '../test/support/cluster/scenarios.js';
@@ -52,7 +53,8 @@ Options:
   --sleep N           the preStop sleep of the "sleep" scenario, in seconds (default 5)
   --fallback D        LAMEDUCK_FALLBACK_DELAY of "lameduck-noapi" (default 15s, lameduck's default)
   --rollouts N        consecutive rolling updates per scenario (default 1)
-  --parallel N        scenarios run at once, each in its own simulated cluster (default 1)
+  --parallel N        scenarios run at once, each in its own simulated cluster (default: one per two CPU cores,
+                      at most 4; a run needs about one core, and a starved one measures the machine, not lameduck)
   --out FILE          where to write the SVG timeline (default bench/results/showdown-<time>.svg)
   --json              print the results as JSON on stdout instead of the table
   --help              this text`;
@@ -83,7 +85,7 @@ export function parseShowdownArgs(argv: readonly string[]): ShowdownOptions | un
     lags: {...DEFAULT_LAGS},
     sleepSeconds: 5,
     json: false,
-    parallel: 1,
+    parallel: defaultParallel(),
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -152,6 +154,11 @@ export function parseShowdownArgs(argv: readonly string[]): ShowdownOptions | un
     }
   }
   return o;
+}
+
+/** One lane per two cores (a scenario at 200 rps keeps about one core busy), 1 to 4. */
+export function defaultParallel(cpuCount: number = cpus().length): number {
+  return Math.max(1, Math.min(4, Math.floor(cpuCount / 2)));
 }
 
 const sec = (ms: number | undefined): string => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`);

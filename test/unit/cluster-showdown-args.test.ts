@@ -1,11 +1,15 @@
 // `npm run demo` options: defaults, every option, and a clear UsageError (exit 2 in the CLI) for bad input.
 import {describe, it, expect} from '@jest/globals';
-import {parseShowdownArgs, UsageError} from '../../bench/showdown.js';
+import {defaultParallel, parseShowdownArgs, UsageError} from '../../bench/showdown.js';
 import {SCENARIOS, DEFAULT_LAGS} from '../support/cluster/scenarios.js';
 
 describe('showdown options', () => {
   it('defaults to every scenario, 3 replicas, 200 rps, one rollout, the issue\'s lags', () => {
-    expect(parseShowdownArgs([])).toMatchObject({scenarios: [...SCENARIOS], replicas: 3, rps: 200, rollouts: 1, sleepSeconds: 5, json: false, parallel: 1, lags: DEFAULT_LAGS});
+    expect(parseShowdownArgs([])).toMatchObject({scenarios: [...SCENARIOS], replicas: 3, rps: 200, rollouts: 1, sleepSeconds: 5, json: false, parallel: defaultParallel(), lags: DEFAULT_LAGS});
+  });
+
+  it('runs one scenario per two cores by default, one on a two-core machine, at most four', () => {
+    expect([1, 2, 3, 4, 8, 64].map((n) => defaultParallel(n))).toEqual([1, 1, 1, 2, 4, 4]);
   });
 
   it('parses every option, in both --flag value and --flag=value forms', () => {

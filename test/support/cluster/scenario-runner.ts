@@ -25,6 +25,7 @@ import {createPodRecorder, type PodRecorder} from './pod-recorder.js';
 import {acquireRunLock} from './run-lock.js';
 import {DEFAULT_LAGS, defineScenario, maxLag, type Lags, type ScenarioDefinition, type ScenarioName, type ScenarioParams} from './scenarios.js';
 import {podSummaries, type PodSummary} from './pod-summary.js';
+import {routableEndpoints} from './routing.js';
 import {sleep, waitFor} from './wait.js';
 
 export interface RunOptions {
@@ -99,6 +100,12 @@ export interface ScenarioResult {
   longestDrainMs: number;
   /** Longest in-flight request that completed (ok), ms: the floor's second term. */
   longestRequestMs: number;
+  /**
+   * Per terminated pod: how long after its deletion the last data plane still routed new requests to it, the longest
+   * request it had in flight during that time, the drain's floor (their sum, issue 4's definition) and the drain time
+   * (deletion → every container exited) over that floor.
+   */
+  floors: {pod: string; routedForMs: number; longestRequestMs: number; floorMs: number; drainMs: number; ratio: number}[];
   timeline: SecondBucket[];
   lb: L4Stats;
   ingress: IngressStats;
@@ -160,6 +167,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const views: EndpointView[] = [];
   let dataPlane: DataPlane | undefined;
   let dataPlaneResult: DataPlaneResult | undefined;
+  const viewHistory: Record<'lb' | 'ingress', {at: number; routable: string[]}[]> = {lb: [], ingress: []};
   let progressTimer: NodeJS.Timeout | undefined;
   let aborted = false;
 
@@ -207,6 +215,11 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     const lbView = createEndpointView({store: api.store, namespace: 'default', service: 'web', portName: 'http', lag: lags.loadBalancer});
     const ingressView = createEndpointView({store: api.store, namespace: 'default', service: 'web', portName: 'http', lag: lags.ingress});
     views.push(lbView, ingressView);
+    // What each data plane routed to, when: the floor of a drain is when the last of them stopped routing to a pod.
+    for (const [name, v] of [['lb', lbView], ['ingress', ingressView]] as const) {
+      viewHistory[name].push({at: Date.now(), routable: routableEndpoints(v.endpoints()).endpoints.map((e) => e.ip)});
+      v.onChange((eps) => viewHistory[name].push({at: Date.now(), routable: routableEndpoints(eps).endpoints.map((e) => e.ip)}));
+    }
     // The data planes start with the current slices; wait until those list every replica as ready.
     await waitFor('endpoints ready in the data planes', () =>
       [lbView, ingressView].every((v) => v.endpoints().filter((e) => e.ready).length >= params.replicas),
@@ -326,6 +339,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     pods,
     longestDrainMs: drains.length > 0 ? Math.max(...drains) : 0,
     longestRequestMs: okDurations.length > 0 ? Math.max(...okDurations) : 0,
+    floors: computeFloors(pods, records, viewHistory, ingressShare > 0),
     timeline,
     lb: dataPlaneResult?.lb ?? {connections: 0, byPod: {}, fallback: 0, noEndpoint: 0, refused: 0, resets: 0},
     ingress: dataPlaneResult?.ingress ?? {requests: 0, byPod: {}, badGateway: 0, noEndpoint: 0, cut: 0},
@@ -344,3 +358,32 @@ export class ScenarioAbortedError extends Error {
 }
 
 export type {Lag};
+
+/** See ScenarioResult.floors. */
+function computeFloors(
+  pods: PodSummary[],
+  records: RequestRecord[],
+  history: Record<'lb' | 'ingress', {at: number; routable: string[]}[]>,
+  withIngress: boolean,
+): ScenarioResult['floors'] {
+  const out: ScenarioResult['floors'] = [];
+  for (const p of pods) {
+    if (p.terminatingAt === undefined || p.terminationMs === undefined || !p.ip) continue;
+    let routedUntil = p.terminatingAt;
+    for (const name of withIngress ? (['lb', 'ingress'] as const) : (['lb'] as const)) {
+      // The first snapshot after the deletion that no longer routes to the pod (later ones never route to it again).
+      const stop = history[name].find((h) => h.at >= p.terminatingAt! && !h.routable.includes(p.ip!));
+      if (stop) routedUntil = Math.max(routedUntil, stop.at);
+    }
+    // The longest request the pod had in flight during its drain: served by it, running at some point between the
+    // deletion and the moment the last data plane stopped sending to it.
+    const served = records
+      .filter((r) => r.pod === p.name && r.outcome === 'ok' && r.end >= p.terminatingAt! && r.start <= routedUntil)
+      .map((r) => r.end - r.start);
+    const longestRequestMs = served.length > 0 ? Math.max(...served) : 0;
+    const routedForMs = routedUntil - p.terminatingAt;
+    const floorMs = routedForMs + longestRequestMs;
+    out.push({pod: p.name, routedForMs, longestRequestMs, floorMs, drainMs: p.terminationMs, ratio: floorMs > 0 ? p.terminationMs / floorMs : NaN});
+  }
+  return out;
+}

@@ -135,7 +135,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
       break;
     case 'lameduck':
     case 'lameduck-noapi':
-      description = name === 'lameduck' ? 'lameduck classic sidecar, app preStop /prestop' : `lameduck without API access: ${ms(p.fallbackDelayMs)} fallback`;
+      description = name === 'lameduck' ? 'lameduck classic sidecar, app preStop /prestop' : `lameduck without API access: ${p.fallbackDelayMs / 1000}s timed fallback`;
       lameduck = true;
       targetPort = 'proxy';
       containers = [

@@ -1,0 +1,213 @@
+// Rollout benchmark (issue 4): every scenario repeated (≥ 5 runs), medians and worst cases of failed requests, rollout
+// duration, per-pod drain time and drain time over its floor (how long the data planes kept routing to the pod after
+// its deletion + the longest request it served), plus the targets:
+//   - lameduck: zero failed requests in every run;
+//   - lameduck's rollout no slower than `sleep` with the shortest sleep that gave zero failures in every run;
+//   - drain / floor ≤ 1.5 (median) for lameduck.
+//
+//   npm run bench:rollout [-- --runs 5 --scenario lameduck,sleep --sleeps 3,6,10 --rps 200 --json]
+//
+// Runs are sequential (one simulated cluster at a time); a full default run takes about 15–20 minutes.
+import {existsSync, mkdirSync, writeFileSync} from 'node:fs';
+import {join, resolve} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {findRepoRoot} from '../test/support/cluster/images.js';
+import {runScenario, type ScenarioResult} from '../test/support/cluster/scenario-runner.js';
+import {SCENARIOS, isScenarioName, type ScenarioName} from '../test/support/cluster/scenarios.js';
+
+export interface RolloutBenchOptions {
+  runs: number;
+  scenarios: ScenarioName[];
+  /** Preset sleeps (seconds) for the `sleep` scenario: each is its own row. */
+  sleeps: number[];
+  rps: number;
+  replicas: number;
+  json: boolean;
+}
+
+export class BenchUsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+export function parseRolloutArgs(argv: readonly string[]): RolloutBenchOptions | undefined {
+  const o: RolloutBenchOptions = {runs: 5, scenarios: [...SCENARIOS], sleeps: [3, 6, 10], rps: 200, replicas: 3, json: false};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return undefined;
+    if (arg === '--json') {
+      o.json = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (!['--runs', '--scenario', '--sleeps', '--rps', '--replicas'].includes(flag)) throw new BenchUsageError(`unknown option ${JSON.stringify(arg)}`);
+    if (value === undefined || value === '') throw new BenchUsageError(`${flag} needs a value`);
+    const int = (min: number, max: number): number => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < min || n > max) throw new BenchUsageError(`${flag}: expected a whole number in ${min}-${max}, got ${JSON.stringify(value)}`);
+      return n;
+    };
+    switch (flag) {
+      case '--runs':
+        o.runs = int(1, 100);
+        break;
+      case '--rps':
+        o.rps = int(1, 5000);
+        break;
+      case '--replicas':
+        o.replicas = int(1, 20);
+        break;
+      case '--scenario': {
+        const names = value === 'all' ? [...SCENARIOS] : value.split(',').map((s) => s.trim());
+        const bad = names.filter((n) => !isScenarioName(n));
+        if (bad.length > 0) throw new BenchUsageError(`--scenario: unknown ${bad.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
+        o.scenarios = names as ScenarioName[];
+        break;
+      }
+      case '--sleeps': {
+        const list = value.split(',').map((s) => Number(s.trim().replace(/s$/, '')));
+        if (list.some((n) => !Number.isFinite(n) || n < 0 || n > 600)) throw new BenchUsageError(`--sleeps: expected seconds like 3,6,10, got ${JSON.stringify(value)}`);
+        o.sleeps = list;
+        break;
+      }
+    }
+  }
+  return o;
+}
+
+const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const max = (xs: number[]): number => (xs.length === 0 ? NaN : Math.max(...xs));
+
+export interface Row {
+  label: string;
+  scenario: ScenarioName;
+  sleepSeconds?: number;
+  runs: number;
+  failed: {median: number; worst: number; runsWithFailures: number};
+  rolloutMs: {median: number; worst: number};
+  drainMs: {median: number; worst: number};
+  drainOverFloor: {median: number; worst: number};
+}
+
+export function summarizeRuns(label: string, results: ScenarioResult[], sleepSeconds?: number): Row {
+  const failed = results.map((r) => r.requests.failed);
+  const rollouts = results.map((r) => r.rollouts.reduce((a, x) => a + (x.durationMs ?? NaN), 0));
+  const drains = results.flatMap((r) => r.pods.flatMap((p) => (p.terminationMs === undefined ? [] : [p.terminationMs])));
+  const ratios = results.flatMap((r) => r.floors.map((f) => f.ratio)).filter(Number.isFinite);
+  return {
+    label,
+    scenario: results[0]!.scenario,
+    ...(sleepSeconds !== undefined ? {sleepSeconds} : {}),
+    runs: results.length,
+    failed: {median: median(failed), worst: max(failed), runsWithFailures: failed.filter((f) => f > 0).length},
+    rolloutMs: {median: median(rollouts), worst: max(rollouts)},
+    drainMs: {median: median(drains), worst: max(drains)},
+    drainOverFloor: {median: median(ratios), worst: max(ratios)},
+  };
+}
+
+const s1 = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)}s` : '-');
+const r2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
+
+export function formatRows(rows: readonly Row[]): string {
+  const header = ['scenario', 'runs', 'failed median', 'failed worst', 'runs w/ failures', 'rollout median', 'rollout worst', 'drain median', 'drain worst', 'drain/floor median', 'drain/floor worst'];
+  const body = rows.map((r) => [r.label, String(r.runs), String(r.failed.median), String(r.failed.worst), `${r.failed.runsWithFailures}/${r.runs}`, s1(r.rolloutMs.median), s1(r.rolloutMs.worst), s1(r.drainMs.median), s1(r.drainMs.worst), r2(r.drainOverFloor.median), r2(r.drainOverFloor.worst)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  return [line(header), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
+}
+
+/** The issue's targets, judged on the rows. */
+export function verdicts(rows: readonly Row[]): string[] {
+  const out: string[] = [];
+  const lameduck = rows.filter((r) => r.scenario === 'lameduck' || r.scenario === 'lameduck-native');
+  for (const r of lameduck) {
+    out.push(`${r.label}: zero failures in every run — ${r.failed.runsWithFailures === 0 ? 'met' : `MISSED (${r.failed.runsWithFailures}/${r.runs} runs had failures, worst ${r.failed.worst})`}`);
+    out.push(`${r.label}: drain/floor ≤ 1.5 (median) — ${r.drainOverFloor.median <= 1.5 ? 'met' : 'MISSED'} (${r2(r.drainOverFloor.median)}, worst ${r2(r.drainOverFloor.worst)})`);
+  }
+  const cleanSleeps = rows.filter((r) => r.scenario === 'sleep' && r.failed.runsWithFailures === 0).sort((a, b) => (a.sleepSeconds ?? 0) - (b.sleepSeconds ?? 0));
+  const classic = rows.find((r) => r.scenario === 'lameduck');
+  if (classic && rows.some((r) => r.scenario === 'sleep')) {
+    if (cleanSleeps.length === 0) out.push(`lameduck rollout vs the shortest zero-failure sleep: no sleep tried gave zero failures in every run (keep-alive connections pinned to the pod break when the app exits), so sleep has no comparable rollout time`);
+    else {
+      const best = cleanSleeps[0]!;
+      out.push(`lameduck rollout ${s1(classic.rolloutMs.median)} vs ${best.label} ${s1(best.rolloutMs.median)} (medians) — ${classic.rolloutMs.median <= best.rolloutMs.median ? 'met' : 'MISSED'}`);
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  let o: RolloutBenchOptions | undefined;
+  try {
+    o = parseRolloutArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof BenchUsageError)) throw err;
+    process.stderr.write(`bench:rollout: ${err.message}\n`);
+    return 2;
+  }
+  if (!o) {
+    process.stdout.write('Usage: npm run bench:rollout -- [--runs N] [--scenario LIST|all] [--sleeps 3,6,10] [--rps N] [--replicas N] [--json]\n');
+    return 0;
+  }
+  const root = findRepoRoot();
+  if (!existsSync(join(root, 'dist/proxy/src/main.js'))) {
+    process.stderr.write('bench:rollout: dist/ is missing; run `npm run build` first\n');
+    return 1;
+  }
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  const plan: {label: string; scenario: ScenarioName; sleep?: number}[] = [];
+  for (const s of o.scenarios) {
+    if (s === 'sleep') for (const n of o.sleeps) plan.push({label: `sleep ${n}s`, scenario: s, sleep: n});
+    else plan.push({label: s, scenario: s});
+  }
+  const rows: Row[] = [];
+  const started = Date.now();
+  for (const item of plan) {
+    const results: ScenarioResult[] = [];
+    for (let i = 1; i <= o.runs && !abort.signal.aborted; i++) {
+      process.stderr.write(`${item.label.padEnd(20)} run ${i}/${o.runs} ... `);
+      const r = await runScenario({
+        scenario: item.scenario,
+        rps: o.rps,
+        replicas: o.replicas,
+        params: item.sleep !== undefined ? {sleepSeconds: item.sleep} : {},
+        signal: abort.signal,
+      });
+      results.push(r);
+      process.stderr.write(`${r.requests.failed} failed of ${r.requests.total}, rollout ${s1(r.rollouts[0]?.durationMs ?? NaN)}, longest drain ${s1(r.longestDrainMs)}\n`);
+    }
+    if (results.length > 0) rows.push(summarizeRuns(item.label, results, item.sleep));
+    if (abort.signal.aborted) break;
+  }
+  const out = {options: o, wallMs: Date.now() - started, rows, verdicts: verdicts(rows)};
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, {recursive: true});
+  const file = join(dir, `rollout-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(out, null, 2));
+  if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  else {
+    process.stdout.write(`\n${o.replicas} replicas, ${o.rps} rps, ${o.runs} runs per row, default lags (controller 0-2s, kube-proxy 0.5-3s, ingress 1-4s)\n\n`);
+    process.stdout.write(formatRows(rows) + '\n\n');
+    for (const v of out.verdicts) process.stdout.write(`- ${v}\n`);
+    process.stdout.write(`\nresults: ${file} (${((Date.now() - started) / 60_000).toFixed(1)} min)\n`);
+  }
+  return abort.signal.aborted ? 130 : 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`bench:rollout: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
