@@ -64,11 +64,13 @@ export function createAdminServer(deps: AdminDeps): AdminServer {
   };
 
   const prestop = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Kubelet's grace period started before this request: the drain deadline runs from its arrival.
+    const triggeredAt = performance.now();
     const given = req.headers[TOKEN_HEADER];
     if (typeof given === 'string' && given !== '') {
       if (config.prestopToken && tokenMatches(given, config.prestopToken)) {
         log.info('prestop with token: draining', {});
-        void drain.drain({trigger: 'token'});
+        void drain.drain({trigger: 'token', triggeredAt});
         return waitForRelease(res, 'token');
       }
       log.warn('prestop token rejected', {remote: req.socket.remoteAddress});
@@ -88,18 +90,18 @@ export function createAdminServer(deps: AdminDeps): AdminServer {
         if (drain.started()) return waitForRelease(res, 'drain running');
         if (lookup.ok && isTerminating(lookup.pod)) {
           log.info('prestop: pod is terminating', {...lookup.pod});
-          void drain.drain({trigger: 'prestop', pod: lookup.pod});
+          void drain.drain({trigger: 'prestop', pod: lookup.pod, triggeredAt});
           return waitForRelease(res, 'pod terminating');
         }
         if (!lookup.ok && config.mode === 'native') {
           // A native sidecar gets SIGTERM only after the app exited: releasing the app now would drop its traffic.
           log.warn('prestop: API cannot tell, native mode: fallback drain', {reason: lookup.reason});
-          void drain.drain({trigger: 'prestop'});
+          void drain.drain({trigger: 'prestop', triggeredAt});
           return waitForRelease(res, 'fallback');
         }
       } else if (config.mode === 'native') {
         log.warn('prestop: no pod identity, native mode: fallback drain', {});
-        void drain.drain({trigger: 'prestop'});
+        void drain.drain({trigger: 'prestop', triggeredAt});
         return waitForRelease(res, 'fallback');
       }
       if (performance.now() >= deadline) break;
@@ -159,7 +161,7 @@ export function createAdminServer(deps: AdminDeps): AdminServer {
   });
 
   return {
-    listen: () => listenOn(server, config.adminListen, 'admin'),
+    listen: () => listenOn(server, config.adminListen, 'admin', (error) => log.error('admin listener error', {error})),
     address: () => server.address() as AddressInfo | null,
     close: () =>
       new Promise<void>((resolve) => {

@@ -100,6 +100,8 @@ export const IDENTITY_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_UID', 'POD_IPS', 
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 export const MIN_DRAIN_TIMEOUT_MS = 1_000;
+/** The longest duration Node's timers can wait; longer ones would fire at once. 24 days. */
+export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
 
 export function flagName(env: string): string {
   return '--' + env.replace(/^LAMEDUCK_/, '').toLowerCase().replace(/_/g, '-');
@@ -148,6 +150,8 @@ function parseListen(variable: string, value: string): ListenAddress {
 function parseDurationSetting(variable: string, value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new ConfigError(variable, value, 'expected a duration like 500ms, 2s or 1m');
+  // Node's timers overflow past 2^31-1 ms (~24.8 days) and then fire after 1 ms.
+  if (ms > MAX_DURATION_MS) throw new ConfigError(variable, value, `must be at most ${formatDuration(MAX_DURATION_MS)}`);
   return ms;
 }
 

@@ -49,6 +49,8 @@ export interface DrainRequest {
   trigger: Trigger;
   /** Pod state the caller already read (e.g. /prestop checked it); saves a GET. */
   pod?: PodState;
+  /** now() when the trigger arrived, if earlier than the call (/prestop re-checks first): the deadline runs from it. */
+  triggeredAt?: number;
 }
 
 export interface DrainSummary {
@@ -140,7 +142,7 @@ export function createDrain(deps: DrainDeps): Drain {
   };
 
   const run = async (request: DrainRequest): Promise<DrainSummary> => {
-    const t0 = now();
+    const t0 = Math.min(now(), request.triggeredAt ?? Infinity);
     trigger = request.trigger;
     transition('deregistering', {trigger: request.trigger});
 
@@ -160,7 +162,7 @@ export function createDrain(deps: DrainDeps): Drain {
       readinessPending = false;
     }
     podTerminating = pod ? isTerminating(pod) : undefined;
-    deletionConfirmed = request.trigger !== 'token' && (pod?.deleting ?? false);
+    deletionConfirmed = pod?.deleting ?? false;
     const budget = drainBudget({
       drainTimeoutMs: config.drainTimeoutMs,
       exitMarginMs: config.exitMarginMs,
@@ -239,9 +241,13 @@ export function createDrain(deps: DrainDeps): Drain {
     // 5. releasing: answer /prestop waiters (kubelet then signals the app) and run the configured app exit action.
     transition('releasing');
     releaseResolve();
-    const releaseResult = await deps.release.run();
+    // The Event is sent alongside the release action, and both must fit in the exit margin: kubelet's SIGKILL
+    // comes at the grace period, and a killed sidecar loses its summary line and Event.
+    const recordBy = deadline + config.exitMarginMs - 500;
+    const releasing = deps.release.run();
 
     // 6. done: the summary line and the Event are the durable record (the pod may never be scraped again).
+    const releaseResult = await releasing;
     transition('done');
     const drainMs = Math.round(now() - t0);
     metrics.drainSeconds.set(drainMs / 1000);
@@ -273,7 +279,7 @@ export function createDrain(deps: DrainDeps): Drain {
             `deregistered after ${timeToDeregistrationMs} ms (${outcome.kind}), drain took ${drainMs} ms, ` +
             `${cutTotal} cut at the deadline`,
         }),
-        sleep(2_000),
+        sleep(Math.max(0, Math.min(2_000, recordBy - now()))),
       ]);
     }
     return summary;

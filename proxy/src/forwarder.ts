@@ -284,7 +284,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     if (res.writableFinished) {
       status = res.statusCode;
       served++;
-      if (ex.phase !== 'serving') {
+      // "Drained" means the app served it after the trigger: a local 502/504 or a refused malformed request is not.
+      if (ex.phase !== 'serving' && !ex.failed && !ex.bad) {
         drained++;
         metrics.drainedRequests.inc();
       }
@@ -588,7 +589,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
 
   return {
     async listen() {
-      return listenOn(server, config.listen, 'traffic');
+      return listenOn(server, config.listen, 'traffic', (error) => log.error('traffic listener error', {error}));
     },
     address() {
       const a = server.address();

@@ -30,17 +30,26 @@ function bind(server: Server, host: string, port: number): Promise<AddressInfo> 
   });
 }
 
-export async function listenOn(server: Server, address: ListenAddress, what: string): Promise<AddressInfo> {
+/**
+ * Binds, then routes later server errors (EMFILE/ENFILE on accept, ...) to `onError`: unhandled, they would be an
+ * uncaught exception that ends the process in the middle of traffic.
+ */
+export async function listenOn(server: Server, address: ListenAddress, what: string, onError: (err: Error) => void): Promise<AddressInfo> {
   const describe = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   try {
-    if (address.host !== '') return await bind(server, address.host, address.port);
-    try {
-      return await bind(server, '::', address.port);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err;
-      return await bind(server, '0.0.0.0', address.port);
+    let bound: AddressInfo;
+    if (address.host !== '') bound = await bind(server, address.host, address.port);
+    else {
+      try {
+        bound = await bind(server, '::', address.port);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err;
+        bound = await bind(server, '0.0.0.0', address.port);
+      }
     }
+    server.on('error', onError);
+    return bound;
   } catch (cause) {
     throw new LameduckError('LISTEN_FAILED', `cannot listen on ${describe} for ${what}: ${(cause as Error).message}`, {cause});
   }

@@ -88,10 +88,10 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
 
   const maybeExit = (): void => {
     if (!summary) return;
-    // Exit once SIGTERM was received; a drain of a pod that is not terminating (token) exits at done so that the
-    // restart policy brings a fresh, serving sidecar.
-    const notTerminating = summary.trigger === 'token' && summary.podTerminating !== true;
-    if (sigterm || notTerminating) {
+    // Exit once SIGTERM was received. A drain of a pod not known to be terminating (a token, or a native-mode
+    // fallback drain after an app restart) exits at done, so the restart policy brings a fresh, serving sidecar
+    // instead of one that answers /readyz 503 for ever. During a real termination kubelet restarts nothing.
+    if (sigterm || summary.podTerminating !== true) {
       stopPodWatch?.();
       cluster?.close();
       void admin.close().then(() => resolveExit(0));

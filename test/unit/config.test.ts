@@ -86,6 +86,7 @@ describe('configuration', () => {
     ['bad log level', {LAMEDUCK_LOG_LEVEL: 'verbose'}, [], 'LAMEDUCK_LOG_LEVEL'],
     ['drain timeout below 1s', {LAMEDUCK_DRAIN_TIMEOUT: '100ms'}, [], 'LAMEDUCK_DRAIN_TIMEOUT'],
     ['bad pod IP', {POD_IPS: '10.0.0.1,banana'}, [], 'POD_IPS'],
+    ['duration past the timer limit', {LAMEDUCK_DRAIN_TIMEOUT: '1000h'}, [], 'LAMEDUCK_DRAIN_TIMEOUT'],
     ['relative ignore path', {LAMEDUCK_QUIET_IGNORE_PATHS: 'health'}, [], 'LAMEDUCK_QUIET_IGNORE_PATHS'],
   ];
   it.each(invalid)('refuses %s, naming the variable', (_name, env, argv, variable) => {

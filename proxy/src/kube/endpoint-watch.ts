@@ -99,6 +99,8 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
     let resourceVersion: string | undefined;
     let listed = false;
     let consecutiveFailures = 0;
+    /** Start of the current failure streak. Once a list succeeded, an outage is judged from here, not the trigger. */
+    let failingSince = 0;
     let lastDescribed = '';
     let warnedPublishNotReady = false;
 
@@ -126,11 +128,14 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
         await sleep(waitMs, run.signal);
         return run.signal.aborted ? {kind: 'aborted'} : {kind: 'fallback', reason: err.reason};
       }
-      consecutiveFailures++;
-      // Still failing once the fallback delay has passed (and not just one blip): the API cannot tell in time.
-      if (now() >= fallbackAt && consecutiveFailures >= 2) return {kind: 'fallback', reason: 'unreachable'};
+      if (consecutiveFailures++ === 0) failingSince = now();
+      // Before the first list, the fallback delay runs from the trigger. After it, the pod was seen routed: a short
+      // outage (an API server restart) must not end the drain while kube-proxy still sends traffic, so the delay
+      // runs from the start of the outage. Either way, not on a single blip.
+      const giveUpAt = listed ? failingSince + options.fallbackDelayMs : fallbackAt;
+      if (now() >= giveUpAt && consecutiveFailures >= 2) return {kind: 'fallback', reason: 'unreachable'};
       let delay = err.throttled ? throttleDelay(err.retryAfterMs ?? 1_000, random) : backoff.next();
-      if (now() < fallbackAt) delay = Math.min(delay, fallbackAt - now());
+      if (now() < giveUpAt) delay = Math.min(delay, giveUpAt - now());
       const ctx = {error: err, status: err.status, retryInMs: Math.round(delay), failures: consecutiveFailures};
       if (consecutiveFailures === 1) log.warn('kubernetes api request failed: retrying', ctx);
       else log.debug('kubernetes api request failed: retrying', ctx);

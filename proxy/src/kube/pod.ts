@@ -129,7 +129,8 @@ export function createPodApi(deps: PodApiDeps): PodApi {
               // A DELETED event means the pod object is gone: it certainly terminates.
               if (event.type === 'DELETED' && !fired) {
                 fired = true;
-                onTerminating({deleting: true, disruptionTarget: false, terminalPhase: false, gracePeriodSeconds: undefined});
+                // Keep its grace period: the drain deadline comes from it.
+                onTerminating({...podStateOf(pod), deleting: true});
                 return;
               }
               if (event.type !== 'BOOKMARK' && check(pod)) return;

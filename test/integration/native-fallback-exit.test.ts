@@ -1,0 +1,44 @@
+import {afterAll, describe, expect, it} from '@jest/globals';
+import {startLameduck, startDemoApp, killAll} from '../support/processes.js';
+import {httpGet} from '../support/http.js';
+
+afterAll(killAll);
+
+// DESIGN.md: /prestop in native mode starts a fallback drain when the API cannot be asked. If that was an app
+// restart (failed liveness probe) rather than a termination, no SIGTERM follows: the sidecar must exit at done so
+// its restart policy brings it back serving, instead of answering /readyz 503 for ever.
+describe('native fallback drain of a pod not known to be terminating', () => {
+  it('releases the app after the drain and exits 0 without waiting for a SIGTERM', async () => {
+    const app = await startDemoApp();
+    const ld = await startLameduck({
+      LAMEDUCK_UPSTREAM: `http://127.0.0.1:${app.port}`,
+      LAMEDUCK_MODE: 'native',
+      LAMEDUCK_FALLBACK_DELAY: '300ms',
+      LAMEDUCK_SETTLE: '100ms',
+      LAMEDUCK_QUIET: '100ms',
+      LAMEDUCK_DRAIN_TIMEOUT: '10s',
+    });
+    const res = await httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/prestop', timeoutMs: 15_000});
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('fallback');
+    const exit = await Promise.race([ld.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 8_000))]);
+    expect(exit).not.toBe('hung');
+    expect(exit !== 'hung' && exit.code).toBe(0);
+  });
+
+  it('counts only requests the app served after the trigger as drained (502s are not)', async () => {
+    const ld = await startLameduck({
+      LAMEDUCK_UPSTREAM: 'http://127.0.0.1:1', // nothing listens: every request is a 502
+      LAMEDUCK_FALLBACK_DELAY: '1s',
+      LAMEDUCK_SETTLE: '0',
+      LAMEDUCK_QUIET: '100ms',
+      LAMEDUCK_DRAIN_TIMEOUT: '10s',
+    });
+    ld.kill('SIGTERM');
+    await ld.waitForLog((l) => l.msg === 'phase' && l.to === 'deregistering');
+    for (let i = 0; i < 3; i++) expect((await httpGet({host: '127.0.0.1', port: ld.trafficPort, path: '/'})).status).toBe(502);
+    await ld.exited;
+    const summary = ld.logs.find((l) => l.msg === 'drain summary') as {drainedRequests: number};
+    expect(summary.drainedRequests).toBe(0);
+  });
+});
