@@ -86,7 +86,7 @@ const max = (xs: number[]): number => (xs.length === 0 ? NaN : Math.max(...xs));
 
 export interface Row {
   label: string;
-  scenario: ScenarioName;
+  scenario: string;
   sleepSeconds?: number;
   runs: number;
   failed: {median: number; worst: number; runsWithFailures: number};

@@ -206,7 +206,7 @@ function progressLine(p: Progress): string {
 
 export async function runShowdown(o: ShowdownOptions, io: {stderr: NodeJS.WriteStream; signal?: AbortSignal}): Promise<ScenarioResult[]> {
   const tty = io.stderr.isTTY === true;
-  const lines = new Map<ScenarioName, string>();
+  const lines = new Map<string, string>();
   let drawn = 0;
   const draw = (): void => {
     if (!tty) return;
@@ -214,7 +214,7 @@ export async function runShowdown(o: ShowdownOptions, io: {stderr: NodeJS.WriteS
     for (const l of lines.values()) io.stderr.write(`\x1b[2K${l}\n`);
     drawn = lines.size;
   };
-  const lastStage = new Map<ScenarioName, string>();
+  const lastStage = new Map<string, string>();
   const onProgress = (p: Progress): void => {
     lines.set(p.scenario, progressLine(p));
     if (tty) draw();

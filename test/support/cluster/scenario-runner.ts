@@ -29,7 +29,10 @@ import {routableEndpoints} from './routing.js';
 import {sleep, waitFor} from './wait.js';
 
 export interface RunOptions {
-  scenario: ScenarioName;
+  /** One of the showdown's scenarios, or `custom` with `definition` (e.g. a Deployment and Service rendered by helm). */
+  scenario: ScenarioName | 'custom';
+  /** The Deployment and Service to roll, instead of a named scenario's (scenario: 'custom'). */
+  definition?: ScenarioDefinition;
   replicas?: number;
   /** Total request rate (both load paths). Default 200. */
   rps?: number;
@@ -63,7 +66,7 @@ export interface RunOptions {
 }
 
 export interface Progress {
-  scenario: ScenarioName;
+  scenario: string;
   stage: 'waiting' | 'starting' | 'warmup' | 'rollout' | 'draining' | 'cooldown' | 'done';
   rollout: number;
   rollouts: number;
@@ -81,7 +84,7 @@ export interface SecondBucket {
 }
 
 export interface ScenarioResult {
-  scenario: ScenarioName;
+  scenario: string;
   description: string;
   params: ScenarioParams;
   lags: Lags;
@@ -150,7 +153,12 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   };
   // lameduck's settle is a per-environment value: the slowest data plane's propagation lag after deregistration.
   if (!opts.params?.settleMs) params.settleMs = Math.max(maxLag(lags.loadBalancer), ingressShare > 0 ? maxLag(lags.ingress) : 0);
-  const def: ScenarioDefinition = defineScenario(opts.scenario, params);
+  if (opts.scenario === 'custom' && !opts.definition) throw new RangeError("scenario 'custom' needs a definition");
+  const def: ScenarioDefinition = opts.definition ?? defineScenario(opts.scenario as ScenarioName, params);
+  const ns = def.deployment.namespace ?? 'default';
+  const serviceName = def.service.metadata.name ?? '';
+  // The data planes follow the Service's first port (by name, as EndpointSlices carry it).
+  const portName = def.service.spec.ports?.[0]?.name ?? '';
   const rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 120_000;
   const repoRoot = findRepoRoot();
   const images = opts.images ?? createImageMap({repoRoot});
@@ -181,7 +189,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const progress = (): void => {
     if (!opts.onProgress) return;
     const {requests, failed} = dataPlane?.counts() ?? {requests: 0, failed: 0};
-    const pods = (api?.store.list<Pod>('pods', 'default') ?? []).map((p) => ({
+    const pods = (api?.store.list<Pod>('pods', ns) ?? []).map((p) => ({
       name: p.metadata.name ?? '',
       state: p.metadata.deletionTimestamp ? 'terminating' : p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'ready' : 'starting',
     }));
@@ -201,7 +209,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       setStage('starting');
     }
     api = await startApiServer({tls: opts.tls ?? true, endpointSliceLag: lags.controller});
-    const kubeconfigPath = api.writeKubeconfig(dir, {namespace: 'default'});
+    const kubeconfigPath = api.writeKubeconfig(dir, {namespace: ns});
     if (def.denyApi) api.faults.deny('*', '*');
     kubelet = createKubelet({store: api.store, images, ips, kubeconfigPath, recorder});
     api.store.createService(def.service);
@@ -212,8 +220,8 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     await deployment.waitForRollout(rolloutTimeoutMs);
     checkAbort();
 
-    const lbView = createEndpointView({store: api.store, namespace: 'default', service: 'web', portName: 'http', lag: lags.loadBalancer});
-    const ingressView = createEndpointView({store: api.store, namespace: 'default', service: 'web', portName: 'http', lag: lags.ingress});
+    const lbView = createEndpointView({store: api.store, namespace: ns, service: serviceName, portName, lag: lags.loadBalancer});
+    const ingressView = createEndpointView({store: api.store, namespace: ns, service: serviceName, portName, lag: lags.ingress});
     views.push(lbView, ingressView);
     // What each data plane routed to, when: the floor of a drain is when the last of them stopped routing to a pod.
     for (const [name, v] of [['lb', lbView], ['ingress', ingressView]] as const) {
@@ -255,7 +263,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       const n = rolloutIndex;
       // `kubectl set env deployment/web ROLLOUT=n`: a new template revision.
       deployment.rollout((t) => {
-        const app = [...t.spec.containers].find((c) => c.name === 'app')!;
+        const app = t.spec.containers.find((c) => c.name === 'app') ?? t.spec.containers[0]!;
         const env = (app.env as {name: string; value?: string}[] | undefined) ?? [];
         app.env = [...env.filter((e) => e.name !== 'ROLLOUT'), {name: 'ROLLOUT', value: String(n)}];
       });
@@ -264,7 +272,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       // The rollout is done when the new pods serve; the old ones are still draining. Wait until they are gone.
       await waitFor('old pods gone', () => {
         checkAbort();
-        return api!.store.list<Pod>('pods', 'default').every((p) => p.metadata.labels?.[TEMPLATE_HASH_LABEL] === deployment!.status().revision && !p.metadata.deletionTimestamp);
+        return api!.store.list<Pod>('pods', ns).every((p) => p.metadata.labels?.[TEMPLATE_HASH_LABEL] === deployment!.status().revision && !p.metadata.deletionTimestamp);
       }, rolloutTimeoutMs, 50);
     }
     rolloutIndex = rolloutCount;
@@ -273,7 +281,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     // keep coming until then, so the run goes on until both views list exactly the current pods.
     await waitFor('data planes caught up', () => {
       checkAbort();
-      const current = new Set(api!.store.list<Pod>('pods', 'default').map((p) => p.status?.podIP));
+      const current = new Set(api!.store.list<Pod>('pods', ns).map((p) => p.status?.podIP));
       return views.every((v) => v.endpoints().length === params.replicas && v.endpoints().every((e) => current.has(e.ip) && e.ready));
     }, maxLag(lags.controller) + maxLag(lags.loadBalancer) + maxLag(lags.ingress) + 30_000, 50);
     await sleep(opts.cooldownMs ?? 1000);

@@ -49,7 +49,8 @@ export interface ScenarioParams {
 }
 
 export interface ScenarioDefinition {
-  name: ScenarioName;
+  /** A scenario name, or any name for a custom definition. */
+  name: string;
   /** One line for tables and `--help`. */
   description: string;
   /** Uses lameduck (needs dist/proxy/src/main.js). */
