@@ -164,7 +164,9 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       finished: false,
     };
     queueMicrotask(() => {
-      if (runtimes.get(key(ns, name)) === self) runtimes.delete(key(ns, name));
+      // Replaced meanwhile (a new pod under the same name took over): that one is started by its own placeholder.
+      if (runtimes.get(key(ns, name)) !== self) return;
+      runtimes.delete(key(ns, name));
       const pod = store.getPod(ns, name);
       if (pod && !stopped) {
         admit(pod);

@@ -364,7 +364,6 @@ export function createPodRuntime(initial: Pod, deps: PodRuntimeDeps): PodRuntime
   let openTermGate!: () => void;
   const termGate = new Promise<void>((resolve) => (openTermGate = resolve));
 
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
   /** Hook then SIGTERM then SIGKILL for one container, with the pod's deadline. */
   async function stopContainer(c: ContainerState, deadline: number): Promise<void> {
