@@ -5,7 +5,7 @@
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import {killAll, startDemoApp} from '../support/processes.js';
 import {NS, makeService, startFixture, type Fixture} from './kube-fixture.js';
-import {createSelfPod, phaseAt, prestop, readyz, scrapeMetric, startSidecar, waitForPhase, waitForSummary} from './k8s-harness.js';
+import {createSelfPod, phaseAt, prestop, readyz, startSidecar, waitForPhase, waitForSummary} from './k8s-harness.js';
 
 const FALLBACK_MS = 1_500;
 
@@ -45,7 +45,9 @@ describe('/prestop with the API unreachable', () => {
     expect(phaseAt(native, 'settling')! - phaseAt(native, 'deregistering')!).toBeGreaterThanOrEqual(FALLBACK_MS - 20);
     expect(answer.status).toBe(200);
     expect(answer.answeredAt).toBeGreaterThanOrEqual(phaseAt(native, 'releasing')!);
-    expect(await scrapeMetric(native, 'lameduck_fallbacks_total', {reason: 'unreachable'})).toBe(1);
+    expect(native.logs.some((l) => l.level === 'warn' && l.msg === 'kubernetes api could not tell: timed fallback used')).toBe(true);
+    // Nothing says the pod is terminating (it may have been an app restart): no SIGTERM will come, it exits at done.
+    expect((await native.exited).code).toBe(0);
 
     // Classic: "not terminating as far as anyone can tell", after the 2 s re-check; still serving and ready.
     const classicAnswer = await classicHook;
@@ -55,7 +57,5 @@ describe('/prestop with the API unreachable', () => {
     expect(classic.logs.some((l) => l.msg === 'phase')).toBe(false);
     expect(await readyz(classic)).toBe(200);
 
-    native.kill('SIGTERM'); // native: after the app exited
-    expect((await native.exited).code).toBe(0);
   }, 120_000);
 });
