@@ -201,9 +201,14 @@ export function failures(records: readonly RequestRecord[], ld?: Lameduck): stri
     });
 }
 
-/** startLoad, remembered so that stopHelpers() ends it even when a test fails half-way. */
+/**
+ * startLoad, remembered so that stopHelpers() ends it even when a test fails half-way. Requests get 30 s rather than
+ * 10 s: these tests look for dropped requests, and on a starved 2-core machine a request that waits behind the
+ * sidecar's one-time client import (about 200 ms of event-loop blocking when idle, seconds when the machine is busy)
+ * is slow, not dropped.
+ */
 export function startLoad(opts: LoadOptions): Load {
-  const load = startSupportLoad(opts);
+  const load = startSupportLoad({timeoutMs: 30_000, ...opts});
   const stop = async (): Promise<void> => void (await load.stop());
   stoppers.add(stop);
   void load.finished.then(() => stoppers.delete(stop));

@@ -46,7 +46,7 @@ describe('two Services, three slices flipping at different times', () => {
 
     const [app, next] = await Promise.all([startDemoApp({POD_NAME: 'multi-0'}), startDemoApp({POD_NAME: 'multi-1'})]);
     const ld = await startSidecar(fx, self, app.port, {LAMEDUCK_SETTLE: `${SETTLE_MS}ms`, LAMEDUCK_QUIET: `${QUIET_MS}ms`});
-    const load = startLoad({host: '127.0.0.1', port: ld.trafficPort, rps: 100, keepAliveFraction: 0.5, slowFraction: 0.05, slowMs: 400, durationMs: 20_000});
+    const load = startLoad({host: '127.0.0.1', port: ld.trafficPort, rps: 100, keepAliveFraction: 0.5, slowFraction: 0.05, slowMs: 400, durationMs: 60_000});
     await sleep(500);
 
     // Kubelet: the pod is deleted (deletionTimestamp), the classic sidecar gets SIGTERM at once.
@@ -103,5 +103,5 @@ describe('two Services, three slices flipping at different times', () => {
     expect(summary).toMatchObject({trigger: 'signal', deregistration: 'deregistered', deletionConfirmed: true, podTerminating: true});
     expect(summary.cut).toEqual({requests: 0, upgrades: 0, connections: 0});
     expect(exit.code).toBe(0);
-  });
+  }, 120_000);
 });
