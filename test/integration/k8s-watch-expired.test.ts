@@ -38,7 +38,7 @@ describe('410 Expired mid-drain', () => {
     const triggerAt = Date.now();
     store.deletePod(NS, 'expire-0', {gracePeriodSeconds: 30});
     const hook = prestop(ld);
-    const firstWatch = await waitForSliceWatch(fx, triggerAt);
+    await waitForSliceWatch(fx, triggerAt);
 
     const compactedAt = Date.now();
     fx.api.faults.compact();
