@@ -97,7 +97,11 @@ export interface ScenarioResult {
   /** Failed requests by outcome (only non-ok outcomes). */
   failedByKind: Partial<Record<Outcome, number>>;
   byPath: {service: Omit<LoadReport, 'records'>; ingress: Omit<LoadReport, 'records'>};
-  rollouts: (RolloutRecord & {durationMs?: number})[];
+  /**
+   * Each rolling update: `durationMs` until every new pod was Ready and every old one deleted (what `kubectl rollout
+   * status` waits for), `untilOldPodsGoneMs` until the last old pod was gone too (its drain included).
+   */
+  rollouts: (RolloutRecord & {durationMs?: number; untilOldPodsGoneMs?: number})[];
   pods: PodSummary[];
   /** Longest deletion → all containers exited among the pods that terminated. */
   longestDrainMs: number;
@@ -175,6 +179,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const views: EndpointView[] = [];
   let dataPlane: DataPlane | undefined;
   let dataPlaneResult: DataPlaneResult | undefined;
+  const oldPodsGoneAt: number[] = [];
   const viewHistory: Record<'lb' | 'ingress', {at: number; routable: string[]}[]> = {lb: [], ingress: []};
   let progressTimer: NodeJS.Timeout | undefined;
   let aborted = false;
@@ -274,6 +279,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
         checkAbort();
         return api!.store.list<Pod>('pods', ns).every((p) => p.metadata.labels?.[TEMPLATE_HASH_LABEL] === deployment!.status().revision && !p.metadata.deletionTimestamp);
       }, rolloutTimeoutMs, 50);
+      oldPodsGoneAt[n - 1] = Date.now();
     }
     rolloutIndex = rolloutCount;
     setStage('cooldown');
@@ -343,7 +349,11 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     requests: strip(all),
     failedByKind,
     byPath: {service: strip(service), ingress: strip(viaIngress)},
-    rollouts: (deployment?.rollouts ?? []).slice(1).map((r) => ({...r, durationMs: r.completedAt === undefined ? undefined : r.completedAt - r.startedAt})),
+    rollouts: (deployment?.rollouts ?? []).slice(1).map((r, i) => ({
+      ...r,
+      durationMs: r.completedAt === undefined ? undefined : r.completedAt - r.startedAt,
+      untilOldPodsGoneMs: oldPodsGoneAt[i] === undefined ? undefined : oldPodsGoneAt[i]! - r.startedAt,
+    })),
     pods,
     longestDrainMs: drains.length > 0 ? Math.max(...drains) : 0,
     longestRequestMs: okDurations.length > 0 ? Math.max(...okDurations) : 0,
