@@ -163,6 +163,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const serviceName = def.service.metadata.name ?? '';
   // The data planes follow the Service's first port (by name, as EndpointSlices carry it).
   const portName = def.service.spec.ports?.[0]?.name ?? '';
+  const replicas = def.deployment.replicas;
   const rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 120_000;
   const repoRoot = findRepoRoot();
   const images = opts.images ?? createImageMap({repoRoot});
@@ -235,7 +236,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     }
     // The data planes start with the current slices; wait until those list every replica as ready.
     await waitFor('endpoints ready in the data planes', () =>
-      [lbView, ingressView].every((v) => v.endpoints().filter((e) => e.ready).length >= params.replicas),
+      [lbView, ingressView].every((v) => v.endpoints().filter((e) => e.ready).length >= replicas),
       maxLag(lags.controller) + maxLag(lags.ingress) + 30_000,
     );
     dataPlane = await startDataPlane({
@@ -288,7 +289,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     await waitFor('data planes caught up', () => {
       checkAbort();
       const current = new Set(api!.store.list<Pod>('pods', ns).map((p) => p.status?.podIP));
-      return views.every((v) => v.endpoints().length === params.replicas && v.endpoints().every((e) => current.has(e.ip) && e.ready));
+      return views.every((v) => v.endpoints().length === replicas && v.endpoints().every((e) => current.has(e.ip) && e.ready));
     }, maxLag(lags.controller) + maxLag(lags.loadBalancer) + maxLag(lags.ingress) + 30_000, 50);
     await sleep(opts.cooldownMs ?? 1000);
   } catch (err) {
