@@ -85,13 +85,25 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
   const exitCode = new Promise<number>((resolve) => (resolveExit = resolve));
   let summary: DrainSummary | undefined;
   let stopPodWatch: (() => void) | undefined;
+  let unknownExitTimer: ReturnType<typeof setTimeout> | undefined;
 
   const maybeExit = (): void => {
     if (!summary) return;
-    // Exit once SIGTERM was received. A drain of a pod not known to be terminating (a token, or a native-mode
-    // fallback drain after an app restart) exits at done, so the restart policy brings a fresh, serving sidecar
-    // instead of one that answers /readyz 503 for ever. During a real termination kubelet restarts nothing.
-    if (sigterm || summary.podTerminating !== true) {
+    // Exit once SIGTERM was received. A token drain of a pod that is not terminating exits at done, so the restart
+    // policy brings a fresh, serving sidecar. A drain whose pod state is unknown (a native-mode fallback drain: a
+    // termination, or an app restart after a failed liveness probe?) waits one exit margin for kubelet's SIGTERM,
+    // then exits anyway rather than answer /readyz 503 for ever; during a real termination kubelet restarts nothing.
+    const exitNow = sigterm || (summary.trigger === 'token' && summary.podTerminating !== true);
+    if (!exitNow && summary.podTerminating !== true && !unknownExitTimer) {
+      unknownExitTimer = setTimeout(() => {
+        log.info('no SIGTERM after the drain of a pod not known to be terminating: exiting', {waitedMs: config.exitMarginMs});
+        sigterm = true;
+        maybeExit();
+      }, config.exitMarginMs);
+      unknownExitTimer.unref?.();
+    }
+    if (exitNow) {
+      if (unknownExitTimer) clearTimeout(unknownExitTimer);
       stopPodWatch?.();
       cluster?.close();
       void admin.close().then(() => resolveExit(0));
