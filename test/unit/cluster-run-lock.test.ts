@@ -1,6 +1,6 @@
 // One simulated cluster at a time: the run lock is exclusive, waits for its holder, and takes over a lock whose
 // owner died.
-import {describe, it, expect, afterEach} from '@jest/globals';
+import {describe, it, expect, afterEach, afterAll} from '@jest/globals';
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync} from 'node:fs';
 import {spawnSync} from 'node:child_process';
 import {tmpdir} from 'node:os';
@@ -11,6 +11,7 @@ describe('run lock', () => {
   const dir = mkdtempSync(join(tmpdir(), 'run-lock-test-'));
   const path = join(dir, 'lock');
   afterEach(() => rmSync(path, {recursive: true, force: true}));
+  afterAll(() => rmSync(dir, {recursive: true, force: true}));
 
   it('is exclusive: a second taker waits until the first releases', async () => {
     const release = await acquireRunLock({path});
