@@ -2,7 +2,7 @@
 // and Events, each compared with what the simulation's store holds.
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import {execFile} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {existsSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {startApiServer, type ApiServer} from '../support/kube/apiserver.js';
@@ -11,7 +11,8 @@ import {kubeTime} from '../support/kube/time.js';
 import type {EndpointSlice, Pod} from '../support/kube/types.js';
 import {waitFor} from '../support/kube/wait-for.js';
 
-const KUBECTL = '/usr/bin/kubectl';
+// /usr/bin/kubectl on these machines; elsewhere the one .ci/run installs on PATH.
+const KUBECTL = existsSync('/usr/bin/kubectl') ? '/usr/bin/kubectl' : 'kubectl';
 
 let api: ApiServer;
 let dir: string;
