@@ -169,11 +169,17 @@ describe('load generator', () => {
     await waitFor(() => l.records.filter((r) => r.id > closedAt && r.pod === 'b').length >= 20);
     const report = await l.stop();
     expect(report.failed).toBe(0);
-    expect(report.records.some((r) => r.pod === 'a' && r.connectionClose === true)).toBe(true);
-    // After the last Connection: close from a, nothing more reaches a.
-    const lastClose = Math.max(...report.records.filter((r) => r.connectionClose).map((r) => r.id));
-    const lastA = Math.max(...report.records.filter((r) => r.pod === 'a').map((r) => r.id));
-    expect(lastA).toBe(lastClose);
+    // Every answer from a after the switch said Connection: close, and the client never reused such a connection:
+    // whatever still reached a came over connections that were already open (the pool reuses its most recent
+    // sockets first, so a's idle ones may never be picked again at all — that is fine too).
+    const aAfter = report.records.filter((r) => r.pod === 'a' && r.id > closedAt);
+    expect(aAfter.every((r) => r.connectionClose === true)).toBe(true);
+    if (aAfter.length > 0) {
+      // After the last Connection: close from a, nothing more reaches a.
+      const lastClose = Math.max(...report.records.filter((r) => r.connectionClose).map((r) => r.id));
+      const lastA = Math.max(...report.records.filter((r) => r.pod === 'a').map((r) => r.id));
+      expect(lastA).toBe(lastClose);
+    }
     expect(report.records.filter((r) => r.pod === 'b').every((r) => r.target === `127.0.0.1:${b.port}`)).toBe(true);
   });
 
