@@ -15,9 +15,10 @@ describe('single replica, maxSurge 0', () => {
       lags: {controller: {minMs: 200, maxMs: 1500}, loadBalancer: {minMs: 300, maxMs: 1500}, ingress: {minMs: 500, maxMs: 2000}},
     });
     expect(r.requests.failed === 0 ? 'no failed request' : describeRun(r)).toBe('no failed request');
-    // The terminating fallback really carried traffic.
+    // The old pod kept carrying traffic while it was the only serving endpoint. (Whether kube-proxy's pick counts as
+    // a terminating-fallback pick depends on its lagged view — it may still see the endpoint ready — so the test
+    // asserts the traffic, not the path: it flaked on the stricter `lb.fallback > 0`.)
     expect(r.lb.fallback + (r.ingress.byPod[r.pods[0]!.name] ?? 0)).toBeGreaterThan(0);
-    expect(r.lb.fallback).toBeGreaterThan(0);
     const [old, fresh] = r.pods;
     // The old pod was deleted before the new one was ready, and drained past that moment.
     expect(old!.terminatingAt!).toBeLessThan(fresh!.readyAt!);
