@@ -1,16 +1,20 @@
 /**
- * The data plane (DESIGN.md "Data plane"): an HTTP/1.1 reverse proxy on http-proxy-3 in front of the app, with the
- * counts and controls the drain needs.
+ * The data plane (DESIGN.md "Data plane"): an HTTP/1.1 reverse proxy in front of the app, with the counts and
+ * controls the drain needs.
  *
- * - Streams bodies both ways (pipes with backpressure, never buffered); WebSocket upgrades; X-Forwarded-For/-Proto/-Host
- *   (http-proxy's `xfwd`); hop-by-hop headers removed both ways (hop-by-hop.ts). HTTP/2 and h2c are not supported yet.
+ * - Plain requests go through node:http directly (one `http.request` per exchange, the header list built in one pass
+ *   by forwarded-headers.ts); WebSocket upgrades go through http-proxy-3. Why not http-proxy-3 for everything: in
+ *   the same run, http-proxy-3 alone with the least options costs ~25–30 µs of CPU per request over this path, which
+ *   held lameduck at 0.65× the naive pipe's throughput (issue 7, docs/performance.md "The request path").
+ * - Streams bodies both ways (pipes with backpressure, never buffered); X-Forwarded-For/-Port/-Proto/-Host; hop-by-hop
+ *   headers removed both ways (hop-by-hop.ts). HTTP/2 and h2c are not supported yet.
  * - Upstream through a keep-alive pool (upstream-agent.ts). An idempotent request without a body that meets a reset
  *   on a *reused* pooled socket before any response byte is retried once on a fresh attempt: the app closed an idle
  *   socket just as we picked it, and nothing reached the app (RFC 9110 §9.2.2 allows the retry).
  * - Upstream failures: refused 502, timeout 504, reset or malformed response 502, a one-line text body, a metric by
  *   reason and a rate-limited warning. A failure after the response head was sent can only cut the client connection.
- * - A client that goes away aborts its upstream request (http-proxy-3 destroys it when the response closes unfinished,
- *   so the app sees `close`); counted as a client abort.
+ * - A client that goes away aborts its upstream request (destroyed when the response closes unfinished, so the app
+ *   sees `close`); counted as a client abort.
  * - Hardened server: header/request/keep-alive timeouts, header size and count limits, strict parser; malformed
  *   requests get 400/408/413/431 (or a closed connection when a response is already under way), never reach the app
  *   complete, and are counted.
@@ -21,13 +25,14 @@
  * Requests read `phase()` twice (at arrival for the metrics label, at the response head for `Connection: close`); no
  * logging per request above debug; per request one small state object and one close listener.
  */
-import {createServer, STATUS_CODES, type ClientRequest, type IncomingMessage, type ServerResponse} from 'node:http';
+import {createServer, request, STATUS_CODES, type Agent, type ClientRequest, type IncomingMessage, type ServerResponse} from 'node:http';
 import type {AddressInfo, Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
 import {ProxyServer, type ServerOptions} from 'http-proxy-3';
 import type {Config} from './config.js';
 import {createConnectionTracker, type TrackedConnection} from './connection-tracker.js';
 import {LameduckError} from './errors.js';
+import {upstreamRequestHeaders} from './forwarded-headers.js';
 import {responseHeaders, stripRequestHopByHop} from './hop-by-hop.js';
 import {listenOn} from './listen.js';
 import {createLogThrottle} from './log-throttle.js';
@@ -86,7 +91,7 @@ export const STATUS_CLIENT_CLOSED = 499;
 const kExchange = Symbol('lameduck.exchange');
 const kTimedOut = Symbol('lameduck.timedOut');
 
-/** Per-request state: one small object, reached from the response (http-proxy's callbacks hand us `res`). */
+/** Per-request state: one small object, also reached from the response (the clientError handler only has the socket). */
 interface Exchange {
   readonly start: number;
   /** Phase at arrival: the metrics label, and whether the request counts as drained. */
@@ -102,6 +107,8 @@ interface Exchange {
   bad: boolean;
   /** The response closed and was accounted for (guards against a second `close`, see abandonResponses). */
   closed: boolean;
+  /** The header list sent upstream, kept for a retry. */
+  headers: string[] | undefined;
 }
 type TrackedResponse = ServerResponse & {[kExchange]?: Exchange};
 type TimedRequest = ClientRequest & {[kTimedOut]?: boolean};
@@ -115,11 +122,6 @@ interface UpgradeState {
   timedOut: boolean;
 }
 
-/**
- * The retry goes on a fresh connection: after a burst's idle gap every pooled socket may be as stale as the one that
- * just failed. X-Forwarded-* were already added to the request by the first attempt.
- */
-const RETRY_OPTIONS: ServerOptions = Object.freeze({xfwd: false, agent: false});
 const WS_OPTIONS: ServerOptions = Object.freeze({agent: false}); // a fresh connection per WebSocket: no pooled-socket race
 const EMPTY = Buffer.alloc(0);
 
@@ -213,24 +215,14 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     },
   });
 
+  // WebSocket upgrades only (plain requests: forwardRequest below).
   const proxy = new ProxyServer({
     target: config.upstream,
-    agent,
     xfwd: true,
     // Passed through as req.url: no URL parsing and normalisation per request (the app sees the path as sent).
     toProxy: true,
     prependPath: false,
-    proxyTimeout: config.upstreamTimeoutMs > 0 ? config.upstreamTimeoutMs : undefined,
-    // We write the response head ourselves: hop-by-hop headers out, Connection: close while draining.
-    selfHandleResponse: true,
   });
-  // http-proxy's `deleteLength` pass turns a DELETE/OPTIONS with a chunked body into `Content-Length: 0` and still
-  // streams the body: the upstream would read that body as a second request (smuggling). node frames such a body
-  // correctly from the headers the client sent, so the pass is removed.
-  const webPasses = (proxy as unknown as {webPasses?: Array<{name?: string}>}).webPasses;
-  if (!Array.isArray(webPasses)) throw new Error('http-proxy-3 internals changed: webPasses not found');
-  const deleteLength = webPasses.findIndex((pass) => pass.name === 'deleteLength');
-  if (deleteLength >= 0) webPasses.splice(deleteLength, 1);
   // On the dual-stack `::` listener an IPv4 client's address reads `::ffff:10.1.2.3`; X-Forwarded-For carries the
   // plain IPv4 form that apps and allow-lists expect (as nginx and Envoy write it). Runs after http-proxy's XHeaders.
   const plainForwardedFor = (req: IncomingMessage): void => {
@@ -239,8 +231,12 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     if (remote === undefined || !remote.startsWith('::ffff:') || typeof xff !== 'string' || !xff.endsWith(remote)) return;
     req.headers['x-forwarded-for'] = xff.slice(0, xff.length - remote.length) + remote.slice(7);
   };
-  proxy.before('web', 'stream', plainForwardedFor);
   proxy.before('ws', 'stream', plainForwardedFor);
+
+  const upstreamHost = config.upstream.hostname.replace(/^\[(.*)\]$/, '$1');
+  const upstreamPort = Number(config.upstream.port || 80);
+  const upstreamAuthority = config.upstream.host;
+  const upstreamTimeoutMs = config.upstreamTimeoutMs;
 
   /** Whether this response must close its connection: any drain phase, or closing. */
   const mustClose = (): boolean => closing || phase() !== 'serving';
@@ -280,6 +276,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     }
     inFlight--;
     metrics.requestsInFlight.dec();
+    // The client went away (or the deadline cut it): the app's request is aborted too, so the app sees `close`.
+    if (!res.writableFinished) ex.proxyReq?.destroy();
     let status: number;
     if (res.writableFinished) {
       status = res.statusCode;
@@ -307,7 +305,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const start = now();
     const conn = tracker.get(req.socket as Socket);
-    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, proxyReq: undefined, responded: false, failed: undefined, bad: false, closed: false};
+    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, proxyReq: undefined, responded: false, failed: undefined, bad: false, closed: false, headers: undefined};
     (res as TrackedResponse)[kExchange] = ex;
     if (conn) conn.responses.push(res);
     inFlight++;
@@ -329,39 +327,61 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       sendLocal(res, refusal.status, refusal.body, true);
       return;
     }
-    stripRequestHopByHop(req.headers, false);
     ex.attempts = 1;
-    proxy.web(req, res, onWebError);
+    ex.headers = upstreamRequestHeaders({raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority});
+    forwardRequest(req, res, ex, agent);
   };
 
-  const onWebError = (err: Error, req: IncomingMessage, resOrSocket: ServerResponse | Socket): void => {
-    const res = resOrSocket as TrackedResponse;
-    const ex = res[kExchange];
-    if (!ex || ex.failed || res.destroyed) return; // answered already, or the client is gone (counted at close)
-    if (req.errored === err) {
-      // The client's request stream failed, not the upstream: nothing to answer.
-      res.destroy();
-      return;
+  /**
+   * One attempt at the upstream. The retry goes on a fresh connection (`agent: false`): after a burst's idle gap every
+   * pooled socket may be as stale as the one that just failed.
+   */
+  const forwardRequest = (req: IncomingMessage, res: ServerResponse, ex: Exchange, via: Agent | false): void => {
+    const proxyReq: TimedRequest = request({
+      host: upstreamHost,
+      port: upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers: ex.headers,
+      agent: via,
+      // Host is in the list already (the client's).
+      setHost: false,
+    });
+    ex.proxyReq = proxyReq;
+    // An idle upstream (no byte either way for this long) is a 504; marked first, since destroy() surfaces as a
+    // plain "socket hang up".
+    if (upstreamTimeoutMs > 0) proxyReq.setTimeout(upstreamTimeoutMs, onProxyReqTimeout);
+    proxyReq.on('error', (err) => onUpstreamError(err, req, res, ex, proxyReq));
+    proxyReq.on('response', (proxyRes) => onUpstreamResponse(proxyRes, req, res, ex));
+    if (ex.attempts === 1 && hasBody(req)) {
+      // The client's request stream failing (a reset mid-body) is not the upstream's fault: nothing to answer.
+      req.once('error', () => res.destroy());
+      req.pipe(proxyReq);
+    } else {
+      proxyReq.end();
     }
-    // After the response head, the response stream's close decides (onProxyRes); this is e.g. an EPIPE on a body the
-    // upstream stopped reading.
+  };
+
+  const onUpstreamError = (err: Error, req: IncomingMessage, res: ServerResponse, ex: Exchange, proxyReq: TimedRequest): void => {
+    // Answered already, the client is gone (counted at close), or an earlier attempt's late error.
+    if (ex.failed || res.destroyed || ex.proxyReq !== proxyReq) return;
+    // After the response head, the response stream's close decides (onUpstreamResponse); this is e.g. an EPIPE on a
+    // body the upstream stopped reading.
     if (ex.responded) return;
     const code = (err as NodeJS.ErrnoException).code;
-    const proxyReq = ex.proxyReq as TimedRequest | undefined;
-    const timedOut = proxyReq?.[kTimedOut] === true;
+    const timedOut = proxyReq[kTimedOut] === true;
     if (
       ex.attempts === 1 &&
       !timedOut &&
       (code === 'ECONNRESET' || code === 'EPIPE') &&
-      proxyReq?.reusedSocket === true &&
+      proxyReq.reusedSocket &&
       IDEMPOTENT.has(req.method ?? '') &&
       !hasBody(req)
     ) {
       ex.attempts = 2;
-      ex.proxyReq = undefined;
       metrics.upstreamRetries.inc();
       if (debug) log.debug('retrying after a reset on a reused upstream socket', {method: req.method, url: req.url, code});
-      proxy.web(req, res, RETRY_OPTIONS, onWebError);
+      forwardRequest(req, res, ex, false);
       return;
     }
     fail(req, res, ex, classifyUpstreamError(err, timedOut), err);
@@ -374,19 +394,11 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
 
   function onProxyReqTimeout(this: TimedRequest): void {
     this[kTimedOut] = true;
+    this.destroy();
   }
 
-  proxy.on('proxyReq', (proxyReq, _req, res) => {
-    const ex = (res as TrackedResponse)[kExchange];
-    if (!ex) return;
-    ex.proxyReq = proxyReq;
-    // http-proxy's own timeout handler destroys the request, which surfaces as a "socket hang up": mark it first.
-    proxyReq.once('timeout', onProxyReqTimeout);
-  });
-
-  proxy.on('proxyRes', (proxyRes, req, res) => {
-    const ex = (res as TrackedResponse)[kExchange];
-    if (!ex || ex.failed || res.destroyed) {
+  const onUpstreamResponse = (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse, ex: Exchange): void => {
+    if (ex.failed || res.destroyed) {
       proxyRes.resume();
       return;
     }
@@ -429,7 +441,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     // pipe() rethrows a destination error nobody listens to: never let a response error take the sidecar down.
     res.on('error', onResponseError);
     proxyRes.pipe(res);
-  });
+  };
 
   // ---- WebSocket (and other) upgrades ----
 

@@ -10,7 +10,7 @@
  */
 import type {IncomingHttpHeaders} from 'node:http';
 
-const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
+export const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
 
 /** Lower-cased, trimmed option names of a Connection header value, without the empty ones. */
 export function connectionOptions(value: string | readonly string[] | undefined): string[] {
@@ -25,13 +25,13 @@ export function connectionOptions(value: string | readonly string[] | undefined)
 }
 
 /** `keep-alive` or `close` alone, what almost every peer sends: nothing to parse, no header named. */
-function isPlainConnection(value: string | readonly string[]): boolean {
+export function isPlainConnection(value: string | readonly string[]): boolean {
   if (typeof value !== 'string' || (value.length !== 10 && value.length !== 5)) return false;
   const lower = value.toLowerCase();
   return lower === 'keep-alive' || lower === 'close';
 }
 
-const TE_TRAILERS = /(?:^|,)\s*trailers\s*(?:;|,|$)/i;
+export const TE_TRAILERS = /(?:^|,)\s*trailers\s*(?:;|,|$)/i;
 
 /**
  * Removes the hop-by-hop headers of a client request in place, before it is copied to the upstream request.

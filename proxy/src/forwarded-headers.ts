@@ -1,0 +1,148 @@
+/**
+ * The header list of a request as it is sent to the app: the client's fields minus the hop-by-hop ones, plus
+ * X-Forwarded-For/-Port/-Proto/-Host. Built in one pass over `req.rawHeaders` as a flat `[name, value, ...]` list
+ * that node:http sends as is (no per-field `setHeader`, the client's case and order, repeated fields kept: what
+ * nginx and HAProxy forward).
+ *
+ * - Hop-by-hop (RFC 9110 §7.6.1, rules in hop-by-hop.ts): `Connection` and every field it names (never Host,
+ *   Content-Length or Transfer-Encoding), `Keep-Alive`, `Proxy-Connection`, `Upgrade`, `TE` except `trailers`.
+ *   `Expect` goes too: node:http has already answered `100 Continue`, the app has nothing left to agree to.
+ *   `Transfer-Encoding` stays: node's client frames the body by it.
+ * - `Host` once, with the value node parsed (an absolute-form target has replaced it, request-target.ts); a repeated
+ *   Host is dropped, and an HTTP/1.0 request without one gets the upstream's authority.
+ * - X-Forwarded-For/-Port/-Proto: the client's values (fields a `Connection` option removed are not the client's to
+ *   keep), then `,` and ours, as http-proxy's `xfwd` writes them. X-Forwarded-Host: the client's, else Host.
+ *   An IPv4 client of the dual-stack listener is written in plain IPv4 (`::ffff:10.1.2.3` → `10.1.2.3`), as nginx and
+ *   Envoy write it.
+ */
+import {connectionOptions, isPlainConnection, PROTECTED, TE_TRAILERS} from './hop-by-hop.js';
+
+const MAPPED_IPV4 = '::ffff:';
+
+/** The client address as X-Forwarded-For carries it. */
+export function forwardedFor(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return '';
+  return remoteAddress.startsWith(MAPPED_IPV4) && remoteAddress.includes('.') ? remoteAddress.slice(MAPPED_IPV4.length) : remoteAddress;
+}
+
+/** The port a client addressed, from its Host (`[::1]:8080`, `shop.example:8443`); 80 when it names none (plain HTTP). */
+export function hostPort(host: string | undefined): string {
+  if (host === undefined) return '80';
+  const colon = host.lastIndexOf(':');
+  if (colon < 0 || colon < host.lastIndexOf(']')) return '80';
+  const port = host.slice(colon + 1);
+  return /^\d{1,5}$/.test(port) ? port : '80';
+}
+
+function append(existing: string | undefined, value: string): string {
+  return existing === undefined || existing === '' ? value : `${existing},${value}`;
+}
+
+/** Joins a repeated field as node:http does for these (RFC 9110 §5.3: a list). */
+function join(existing: string | undefined, value: string): string {
+  return existing === undefined ? value : `${existing}, ${value}`;
+}
+
+export interface ForwardedRequest {
+  /** The request's raw fields (`req.rawHeaders`). */
+  readonly raw: readonly string[];
+  /** The Host to send (`req.headers.host` after request-target.ts), undefined when the client sent none. */
+  readonly host: string | undefined;
+  /** The client's address (`req.socket.remoteAddress`). */
+  readonly remoteAddress: string | undefined;
+  /** The upstream's authority, used as Host when the client sent none. */
+  readonly upstreamAuthority: string;
+}
+
+export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
+  const raw = r.raw;
+  // Fields named by a Connection option: almost every client sends none (`keep-alive` or no Connection at all).
+  let named: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && !isPlainConnection(raw[i + 1]!) && name.toLowerCase() === 'connection') {
+      for (const option of connectionOptions(raw[i + 1])) if (!PROTECTED.has(option)) (named ??= []).push(option);
+    }
+  }
+  const out: string[] = [];
+  let hostSent = false;
+  let te: string | undefined;
+  let xff: string | undefined;
+  let xfPort: string | undefined;
+  let xfProto: string | undefined;
+  let xfHost: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    // Switch on the length first: most fields are kept without lower-casing their name.
+    switch (name.length) {
+      case 2:
+        if (name.toLowerCase() === 'te') {
+          te = join(te, value);
+          continue;
+        }
+        break;
+      case 4:
+        if (name.toLowerCase() === 'host') {
+          if (!hostSent && r.host !== undefined) out.push(name, r.host);
+          hostSent = true;
+          continue;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === 'expect') continue;
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') continue;
+        break;
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'connection' || lower === 'keep-alive') continue;
+        break;
+      }
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') {
+          if (named === undefined || !named.includes('x-forwarded-for')) xff = join(xff, value);
+          continue;
+        }
+        break;
+      case 16: {
+        const lower = name.toLowerCase();
+        if (lower === 'proxy-connection') continue;
+        if (lower === 'x-forwarded-port') {
+          if (named === undefined || !named.includes(lower)) xfPort = join(xfPort, value);
+          continue;
+        }
+        if (lower === 'x-forwarded-host') {
+          if (named === undefined || !named.includes(lower)) xfHost = join(xfHost, value);
+          continue;
+        }
+        break;
+      }
+      case 17:
+        if (name.toLowerCase() === 'x-forwarded-proto') {
+          if (named === undefined || !named.includes('x-forwarded-proto')) xfProto = join(xfProto, value);
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    if (named !== undefined && named.includes(name.toLowerCase())) continue;
+    out.push(name, value);
+  }
+  if (te !== undefined && (named === undefined || !named.includes('te')) && TE_TRAILERS.test(te)) out.push('te', 'trailers');
+  const host = r.host ?? r.upstreamAuthority;
+  if (!hostSent || r.host === undefined) out.push('host', host);
+  out.push(
+    'x-forwarded-for',
+    append(xff, forwardedFor(r.remoteAddress)),
+    'x-forwarded-port',
+    append(xfPort, hostPort(r.host)),
+    'x-forwarded-proto',
+    append(xfProto, 'http'),
+    'x-forwarded-host',
+    xfHost || host,
+  );
+  return out;
+}
