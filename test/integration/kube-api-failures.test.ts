@@ -1,6 +1,6 @@
 // When the API refuses or pushes back: RBAC denial (403), a rotated service-account token (401), API Priority and
 // Fairness throttling (429 + Retry-After) — and the promise that an idle sidecar costs the API server nothing.
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {join} from 'node:path';
 import {
   NS,
@@ -13,24 +13,19 @@ import {
   makeService,
   makeSlice,
   sleepMs,
-  startFixture,
+  useFixture,
   waitFor,
-  type Fixture,
 } from './kube-fixture.js';
 
-let fx: Fixture;
+const fx = useFixture();
 let originalToken: string;
-beforeAll(async () => {
-  fx = await startFixture();
+beforeAll(() => {
   originalToken = fx.api.token;
 });
 afterEach(() => {
   fx.api.faults.reset();
   // The kubeconfig the other tests use carries the original token.
   if (fx.api.token !== originalToken) fx.api.faults.rotateToken(originalToken);
-});
-afterAll(async () => {
-  await fx.cleanup();
 });
 
 /** A pod routed by one manually managed Service; `flip()` makes its endpoint terminating and not serving. */

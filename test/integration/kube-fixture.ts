@@ -1,5 +1,6 @@
 // Shared set-up of the kube-*.test.ts integration tests: the local API server (real HTTPS, real wire protocol), a
 // lameduck Cluster talking to it through the real client-node KubeConfig, captured JSON logs and metrics.
+import {afterAll, beforeAll} from '@jest/globals';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -95,6 +96,39 @@ export async function startFixture(opts: ApiServerOptions = {}): Promise<Fixture
       await api.stop();
       rmSync(dir, {recursive: true, force: true});
     },
+  };
+}
+
+/**
+ * Registers a test file's fixture with jest: started before the file's tests; after them, `teardown` (for what the
+ * file started against it) and then cleanup. The returned Fixture forwards to the running one, so tests use it like
+ * the result of startFixture; using it outside a test or hook (at module load) throws.
+ */
+export function useFixture(o: {api?: ApiServerOptions; teardown?: () => Promise<void>} = {}): Fixture {
+  let fx: Fixture | undefined;
+  beforeAll(async () => {
+    fx = await startFixture(o.api);
+  });
+  afterAll(async () => {
+    await o.teardown?.();
+    await fx?.cleanup();
+  });
+  const current = (): Fixture => {
+    if (!fx) throw new Error('the kube fixture is not started: use it inside a test or a hook');
+    return fx;
+  };
+  return {
+    get api() {
+      return current().api;
+    },
+    get dir() {
+      return current().dir;
+    },
+    get kubeconfig() {
+      return current().kubeconfig;
+    },
+    sidecar: (opts) => current().sidecar(opts),
+    cleanup: () => current().cleanup(),
   };
 }
 

@@ -1,16 +1,25 @@
 // A short API outage late in a drain (an API server restart after the fallback delay has already passed since the
 // trigger) must not end the drain while the pod is still routed: the fallback delay is judged from the outage's
 // start, so kube-proxy's still-routed traffic is served until the API is back and shows the flip.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {READY, TERMINATING_DONE, counterValue, deadline, endpointOf, makePod, makeService, makeSlice, sleepMs, startFixture, waitFor, type Fixture} from './kube-fixture.js';
+import {describe, expect, it} from '@jest/globals';
+import {
+  READY,
+  TERMINATING_DONE,
+  counterValue,
+  deadline,
+  endpointOf,
+  makePod,
+  makeService,
+  makeSlice,
+  sleepMs,
+  useFixture,
+  waitFor,
+} from './kube-fixture.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await fx.api.start();
-  await fx.cleanup();
+const fx = useFixture({
+  teardown: async () => {
+    await fx.api.start(); // no-op unless the test left it stopped
+  },
 });
 
 describe('API outage after the fallback delay', () => {

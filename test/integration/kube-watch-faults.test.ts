@@ -1,6 +1,6 @@
 // The EndpointSlice watch is fragile by nature: 410 Expired, dropped connections, API server restarts and stalled
 // watches must each still end with the flip caught (issue 6, faults 2, 5, 6; issue 3 acceptance 2 and 3).
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, describe, expect, it} from '@jest/globals';
 import type {Metrics} from '../../proxy/src/metrics.js';
 import type {Pod} from '../support/kube/types.js';
 import {
@@ -13,21 +13,14 @@ import {
   makeService,
   makeSlice,
   sleepMs,
-  startFixture,
+  useFixture,
   waitFor,
-  type Fixture,
 } from './kube-fixture.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
+const fx = useFixture();
 afterEach(async () => {
   fx.api.faults.reset();
   await fx.api.start(); // no-op unless a test left it stopped
-});
-afterAll(async () => {
-  await fx.cleanup();
 });
 
 /** A pod in one manually managed Service slice, ready; returns a function that flips its endpoint to not serving. */
