@@ -1,8 +1,8 @@
 // Issue 3 acceptance 2: a 410 Expired in the middle of the drain (the API server compacted the history the
 // EndpointSlice watch resumes from). The real lameduck re-lists at once, watches again, and still catches the flip.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp} from '../support/processes.js';
-import {NS, READY, TERMINATING_DONE, endpointOf, makeService, makeSlice, startFixture, type Fixture} from './kube-fixture.js';
+import {describe, expect, it} from '@jest/globals';
+import {startDemoApp} from '../support/processes.js';
+import {NS, READY, TERMINATING_DONE, endpointOf, makeService, makeSlice} from './kube-fixture.js';
 import {
   createSelfPod,
   lameduckRequests,
@@ -11,18 +11,12 @@ import {
   scrapeMetric,
   sleep,
   startSidecar,
+  useK8sFixture,
   waitForSliceWatch,
   waitForSummary,
 } from './k8s-harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('410 Expired mid-drain', () => {
   it('re-lists at once, watches from the new list, and still catches the flip', async () => {
