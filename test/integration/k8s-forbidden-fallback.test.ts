@@ -5,16 +5,7 @@ import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {startDemoApp, type DemoApp} from '../support/processes.js';
 import type {Pod} from '../support/kube/types.js';
 import {NS, makePod, makeService, waitFor} from './kube-fixture.js';
-import {
-  createSelfPod,
-  lameduckRequests,
-  phaseAt,
-  prestop,
-  scrapeMetric,
-  startSidecar,
-  useK8sFixture,
-  waitForSummary,
-} from './k8s-harness.js';
+import {createSelfPod, lameduckRequests, phaseAt, prestop, scrapeMetric, startSidecar, useK8sFixture, waitForSummary} from './k8s-harness.js';
 
 const FALLBACK_MS = 1_500;
 

@@ -13,18 +13,7 @@ import {
   makeService,
   makeSlice,
 } from './kube-fixture.js';
-import {
-  createSelfPod,
-  failures,
-  phaseAt,
-  readyz,
-  sleep,
-  startLoad,
-  startSidecar,
-  useK8sFixture,
-  waitForSliceWatch,
-  waitForSummary,
-} from './k8s-harness.js';
+import {createSelfPod, failures, phaseAt, readyz, sleep, startLoad, startSidecar, useK8sFixture, waitForSliceWatch, waitForSummary} from './k8s-harness.js';
 
 const SETTLE_MS = 300;
 const QUIET_MS = 300;

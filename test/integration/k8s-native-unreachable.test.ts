@@ -5,16 +5,7 @@
 import {describe, expect, it} from '@jest/globals';
 import {startDemoApp} from '../support/processes.js';
 import {NS, makeService} from './kube-fixture.js';
-import {
-  createSelfPod,
-  phaseAt,
-  prestop,
-  readyz,
-  startSidecar,
-  useK8sFixture,
-  waitForPhase,
-  waitForSummary,
-} from './k8s-harness.js';
+import {createSelfPod, phaseAt, prestop, readyz, startSidecar, useK8sFixture, waitForPhase, waitForSummary} from './k8s-harness.js';
 
 const FALLBACK_MS = 1_500;
 

@@ -4,16 +4,7 @@
 import {beforeAll, describe, expect, it} from '@jest/globals';
 import {startDemoApp, type DemoApp, type Lameduck} from '../support/processes.js';
 import {NS, makeService} from './kube-fixture.js';
-import {
-  createSelfPod,
-  phaseAt,
-  prestop,
-  scrapeMetric,
-  startSidecar,
-  useK8sFixture,
-  waitForSummary,
-  type Summary,
-} from './k8s-harness.js';
+import {createSelfPod, phaseAt, prestop, scrapeMetric, startSidecar, useK8sFixture, waitForSummary, type Summary} from './k8s-harness.js';
 
 /**
  * Long enough that the sidecar's one-time client import (started 300 ms after start-up; seconds on a busy machine)

@@ -2,19 +2,7 @@
 // trigger) must not end the drain while the pod is still routed: the fallback delay is judged from the outage's
 // start, so kube-proxy's still-routed traffic is served until the API is back and shows the flip.
 import {describe, expect, it} from '@jest/globals';
-import {
-  READY,
-  TERMINATING_DONE,
-  counterValue,
-  deadline,
-  endpointOf,
-  makePod,
-  makeService,
-  makeSlice,
-  sleepMs,
-  useFixture,
-  waitFor,
-} from './kube-fixture.js';
+import {READY, TERMINATING_DONE, counterValue, deadline, endpointOf, makePod, makeService, makeSlice, sleepMs, useFixture, waitFor} from './kube-fixture.js';
 
 const fx = useFixture({
   teardown: async () => {
