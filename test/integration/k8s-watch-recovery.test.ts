@@ -4,7 +4,7 @@
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {startDemoApp, type DemoApp} from '../support/processes.js';
 import type {Pod} from '../support/kube/types.js';
-import {NS, READY, TERMINATING_DONE, endpointOf, makeService, makeSlice} from './kube-fixture.js';
+import {NS, routeInOwnSlice} from './kube-fixture.js';
 import {
   createSelfPod,
   lameduckRequests,
@@ -29,11 +29,7 @@ afterEach(async () => {
 
 /** A pod in one hand-managed slice of its own Service; `flip()` turns its endpoint not ready, not serving. */
 function routedPod(name: string): {pod: Pod; flip(): void} {
-  const {store} = fx.api;
-  const pod = createSelfPod(fx, name, {app: name});
-  store.createService(makeService(name, {app: name}, {manual: true}));
-  store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, READY)]));
-  return {pod, flip: () => store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, TERMINATING_DONE)]))};
+  return routeInOwnSlice(fx, createSelfPod(fx, name, {app: name}));
 }
 
 describe('watch recovery mid-drain', () => {

@@ -4,14 +4,10 @@ import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {join} from 'node:path';
 import {
   NS,
-  READY,
-  TERMINATING_DONE,
   counterValue,
   deadline,
-  endpointOf,
   makePod,
-  makeService,
-  makeSlice,
+  routeInOwnSlice,
   sleepMs,
   useFixture,
   waitFor,
@@ -30,11 +26,7 @@ afterEach(() => {
 
 /** A pod routed by one manually managed Service; `flip()` makes its endpoint terminating and not serving. */
 function routedPod(name: string, ip: string): {flip(): void} {
-  const {store} = fx.api;
-  const pod = store.createPod(makePod(name, ip, {app: name}));
-  store.createService(makeService(name, {app: name}, {manual: true}));
-  store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, READY)]));
-  return {flip: () => store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, TERMINATING_DONE)]))};
+  return routeInOwnSlice(fx, fx.api.store.createPod(makePod(name, ip, {app: name})));
 }
 
 /** In-cluster credentials: a service-account directory and KUBERNETES_SERVICE_HOST/PORT, no kubeconfig. */

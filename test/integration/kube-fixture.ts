@@ -182,6 +182,18 @@ export const TERMINATING_SERVING = {ready: false, serving: true, terminating: tr
 export const TERMINATING_DONE = {ready: false, serving: false, terminating: true};
 export const NOT_READY = {ready: false, serving: false, terminating: false};
 
+/**
+ * Routes `pod` (already in the store, labelled app=`service`) through a Service of its own whose one EndpointSlice,
+ * `<service>-a`, the test manages by hand: ready now; `flip()` turns the endpoint terminating and not serving, as
+ * the EndpointSlice controller does after the pod's deletion.
+ */
+export function routeInOwnSlice(fx: Fixture, pod: Pod, service = pod.metadata.name!): {pod: Pod; flip(): void} {
+  const {store} = fx.api;
+  store.createService(makeService(service, {app: service}, {manual: true}));
+  store.putEndpointSlice(makeSlice(`${service}-a`, service, [endpointOf(pod, READY)]));
+  return {pod, flip: () => store.putEndpointSlice(makeSlice(`${service}-a`, service, [endpointOf(pod, TERMINATING_DONE)]))};
+}
+
 /** Sum of a counter's series matching `labels`. */
 export async function counterValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = metrics.registry.getSingleMetric(name);

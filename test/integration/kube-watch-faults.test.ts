@@ -4,14 +4,10 @@ import {afterEach, describe, expect, it} from '@jest/globals';
 import type {Metrics} from '../../proxy/src/metrics.js';
 import type {Pod} from '../support/kube/types.js';
 import {
-  READY,
-  TERMINATING_DONE,
   counterValue,
   deadline,
-  endpointOf,
   makePod,
-  makeService,
-  makeSlice,
+  routeInOwnSlice,
   sleepMs,
   useFixture,
   waitFor,
@@ -25,11 +21,7 @@ afterEach(async () => {
 
 /** A pod in one manually managed Service slice, ready; returns a function that flips its endpoint to not serving. */
 function routedPod(name: string, ip: string): {pod: Pod; flip(): void} {
-  const {store} = fx.api;
-  const pod = store.createPod(makePod(name, ip, {app: name}));
-  store.createService(makeService(name, {app: name}, {manual: true}));
-  store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, READY)]));
-  return {pod, flip: () => store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, TERMINATING_DONE)]))};
+  return routeInOwnSlice(fx, fx.api.store.createPod(makePod(name, ip, {app: name})));
 }
 
 /** Until this sidecar's own watch is open (other tests' watches may still linger on the server). */
