@@ -1,6 +1,5 @@
 // Shared set-up of the kube-*.test.ts integration tests: the local API server (real HTTPS, real wire protocol), a
 // lameduck Cluster talking to it through the real client-node KubeConfig, captured JSON logs and metrics.
-import {afterAll, beforeAll} from '@jest/globals';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -10,6 +9,7 @@ import {createMetrics, type Metrics} from '../../proxy/src/metrics.js';
 import {createCluster, type ClusterTuning, type KubeCluster} from '../../proxy/src/kube/index.js';
 import {startApiServer, type ApiServer, type ApiServerOptions} from '../support/kube/apiserver.js';
 import type {EndpointSlice, Endpoint, Pod, Service} from '../support/kube/types.js';
+import {useSuiteResource} from './suite-resource.js';
 
 export const NS = 'shop';
 export const MANUAL = {'sim.lameduck.dev/manual-endpoints': 'true'};
@@ -105,18 +105,10 @@ export async function startFixture(opts: ApiServerOptions = {}): Promise<Fixture
  * the result of startFixture; using it outside a test or hook (at module load) throws.
  */
 export function useFixture(o: {api?: ApiServerOptions; teardown?: () => Promise<void>} = {}): Fixture {
-  let fx: Fixture | undefined;
-  beforeAll(async () => {
-    fx = await startFixture(o.api);
-  });
-  afterAll(async () => {
+  const current = useSuiteResource('the kube fixture', () => startFixture(o.api), async (fx) => {
     await o.teardown?.();
     await fx?.cleanup();
   });
-  const current = (): Fixture => {
-    if (!fx) throw new Error('the kube fixture is not started: use it inside a test or a hook');
-    return fx;
-  };
   return {
     get api() {
       return current().api;

@@ -1,12 +1,12 @@
 // Shared set-up of the cluster-kubelet-*.test.ts tests: an in-memory store and a simulated kubelet running the
 // repo's images (real demo-app processes on the pod's own loopback IP), for the tests of one describe block.
-import {afterAll, beforeAll} from '@jest/globals';
 import {createImageMap, findRepoRoot} from '../support/cluster/images.js';
 import {createKubelet, type Kubelet} from '../support/cluster/kubelet.js';
 import {waitFor} from '../support/cluster/wait.js';
 import {isPodReady} from '../support/kube/pod-status.js';
 import {createStore, type Store} from '../support/kube/store.js';
 import type {Pod} from '../support/kube/types.js';
+import {useSuiteResource} from './suite-resource.js';
 
 export interface KubeletFixture {
   readonly store: Store;
@@ -20,18 +20,14 @@ export interface KubeletFixture {
  * processes ended) after them. Read `store` and `kubelet` inside a test or hook; at module load they throw.
  */
 export function useKubelet(): KubeletFixture {
-  let current: {store: Store; kubelet: Kubelet} | undefined;
-  beforeAll(() => {
-    const store = createStore();
-    current = {store, kubelet: createKubelet({store, images: createImageMap({repoRoot: findRepoRoot()})})};
-  });
-  afterAll(async () => {
-    await current?.kubelet.stop();
-  });
-  const get = (): {store: Store; kubelet: Kubelet} => {
-    if (!current) throw new Error('the kubelet is not started: use it inside a test or a hook');
-    return current;
-  };
+  const get = useSuiteResource(
+    'the kubelet',
+    () => {
+      const store = createStore();
+      return {store, kubelet: createKubelet({store, images: createImageMap({repoRoot: findRepoRoot()})})};
+    },
+    async (sim) => sim?.kubelet.stop(),
+  );
   return {
     get store() {
       return get().store;
