@@ -32,6 +32,7 @@ import {nginxConfig} from './perf-nginx.js';
 import {busyShare, coreTimes, cpuMicros, memory, processTree, type Memory} from './perf-proc.js';
 import {formatProfileSummary, summarizeCpuProfile, type CpuProfile} from './perf-profile.js';
 import {runWrk, type WrkResult} from './perf-wrk.js';
+import {runBench} from './run-bench.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
@@ -535,15 +536,4 @@ async function main(): Promise<void> {
 function killAll(): void {
   for (const c of children) killTree(c.pid);
 }
-process.on('SIGINT', () => {
-  killAll();
-  process.exit(130);
-});
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`perf failed: ${(err as Error).stack ?? err}\n`);
-  process.exitCode = 1;
-} finally {
-  killAll();
-}
+await runBench('perf', main, killAll);

@@ -14,6 +14,7 @@ import {fileURLToPath} from 'node:url';
 import {findRepoRoot} from '../test/support/cluster/images.js';
 import {runScenario, type ScenarioResult} from '../test/support/cluster/scenario-runner.js';
 import {SCENARIOS, isScenarioName, type ScenarioName} from '../test/support/cluster/scenarios.js';
+import {cliArgs} from './cli-args.js';
 
 export interface RolloutBenchOptions {
   runs: number;
@@ -31,18 +32,13 @@ export class BenchUsageError extends Error {
 
 export function parseRolloutArgs(argv: readonly string[]): RolloutBenchOptions | undefined {
   const o: RolloutBenchOptions = {runs: 5, scenarios: [...SCENARIOS], sleeps: [3, 6, 10], rps: 200, replicas: 3, json: false};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return undefined;
-    if (arg === '--json') {
+  for (const a of cliArgs(argv, ['--runs', '--scenario', '--sleeps', '--rps', '--replicas'], (m) => new BenchUsageError(m))) {
+    if (a.kind === 'help') return undefined;
+    if (a.kind === 'json') {
       o.json = true;
       continue;
     }
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (!['--runs', '--scenario', '--sleeps', '--rps', '--replicas'].includes(flag)) throw new BenchUsageError(`unknown option ${JSON.stringify(arg)}`);
-    if (value === undefined || value === '') throw new BenchUsageError(`${flag} needs a value`);
+    const {flag, value} = a;
     const int = (min: number, max: number): number => {
       const n = Number(value);
       if (!Number.isInteger(n) || n < min || n > max) throw new BenchUsageError(`${flag}: expected a whole number in ${min}-${max}, got ${JSON.stringify(value)}`);

@@ -15,6 +15,7 @@ import {findRepoRoot} from '../test/support/cluster/images.js';
 import {DEFAULT_LAGS, SCENARIOS, isScenarioName, maxLag, type Lags, type ScenarioName} from '../test/support/cluster/scenarios.js';
 import {runScenario, type Progress, type ScenarioResult} from '../test/support/cluster/scenario-runner.js';
 import type {Lag} from '../test/support/kube/reconcile-queue.js';
+import {cliArgs} from './cli-args.js';
 import {renderTimelineSvg, type TimelinePanel} from './timeline-svg.js';
 
 export class UsageError extends Error {
@@ -87,19 +88,14 @@ export function parseShowdownArgs(argv: readonly string[]): ShowdownOptions | un
     json: false,
     parallel: defaultParallel(),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return undefined;
-    if (arg === '--json') {
+  const known = ['--scenario', '--replicas', '--rps', '--lag', '--controller-lag', '--ingress-lag', '--sleep', '--fallback', '--rollouts', '--parallel', '--out'];
+  for (const a of cliArgs(argv, known, (m) => new UsageError(m), ' (see --help)')) {
+    if (a.kind === 'help') return undefined;
+    if (a.kind === 'json') {
       o.json = true;
       continue;
     }
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    const known = ['--scenario', '--replicas', '--rps', '--lag', '--controller-lag', '--ingress-lag', '--sleep', '--fallback', '--rollouts', '--parallel', '--out'];
-    if (!known.includes(flag)) throw new UsageError(`unknown option ${JSON.stringify(arg)} (see --help)`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
+    const {flag, value} = a;
     switch (flag) {
       case '--scenario': {
         if (value === 'all') {

@@ -15,6 +15,7 @@ import {createRequire} from 'node:module';
 import {cpus, loadavg, totalmem, release} from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {startLoad} from '../test/support/load.js';
+import {runBench} from './run-bench.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
@@ -350,16 +351,4 @@ function killAll(): void {
   for (const c of children) c.kill('SIGKILL');
 }
 
-process.on('SIGINT', () => {
-  killAll();
-  process.exit(130);
-});
-
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
-  process.exitCode = 1;
-} finally {
-  killAll();
-}
+await runBench('bench', main, killAll);

@@ -11,7 +11,8 @@ import {join} from 'node:path';
 import {stringify as stringifyYaml} from 'yaml';
 import {httpGet} from '../support/http.js';
 import {killAll, startLameduck} from '../support/processes.js';
-import {createHelm, findObject, podSpecOf, REPO_ROOT, type Helm, type KubeObject} from '../support/helm.js';
+import {findObject, podSpecOf, REPO_ROOT, type KubeObject} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
 interface Target {
   expr: string;
@@ -28,17 +29,15 @@ interface Dashboard {
   templating: {list: {name: string; type: string; query?: string | {query: string}}[]};
 }
 
-let helm: Helm;
+const helm = useHelm();
 let work: string;
 let objects: KubeObject[];
 beforeAll(async () => {
-  helm = await createHelm();
   work = await mkdtemp(join(tmpdir(), 'lameduck-dashboard-'));
   objects = await helm.template('charts/demo', {lameduck: {dashboard: {enabled: true}}});
 }, 300_000);
 afterAll(async () => {
   await killAll();
-  await helm?.dispose();
   if (work) await rm(work, {recursive: true, force: true});
 });
 

@@ -4,16 +4,17 @@
  * margin lameduck leaves the app. Checked against an independent computation with the proxy's own duration parser,
  * and against the deadline the proxy itself derives from the rendered pod (deadline.ts).
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {beforeAll, describe, expect, it} from '@jest/globals';
 import {parseConfig} from '../../proxy/src/config.js';
 import {drainBudget} from '../../proxy/src/deadline.js';
 import {parseDuration} from '../../proxy/src/duration.js';
 import {parse as parseYaml} from 'yaml';
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import {createHelm, findObject, podSpecOf, REPO_ROOT, type Helm, type KubeObject} from '../support/helm.js';
+import {findObject, podSpecOf, REPO_ROOT, type KubeObject} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
+const helm = useHelm();
 let defaults: {
   environment: string;
   settle: string;
@@ -24,11 +25,7 @@ let defaults: {
   gracePeriod: {deregistration: string; longestRequest: string};
 };
 beforeAll(async () => {
-  helm = await createHelm();
   defaults = parseYaml(await readFile(join(REPO_ROOT, 'charts/lameduck/values.yaml'), 'utf8')) as typeof defaults;
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
 });
 
 /** The settle presets as docs/helm.md and the chart README document them. */

@@ -3,17 +3,12 @@
  * so kubelet's SIGTERM after the release ends the app; with `exit: signal:…` lameduck signals the app itself and
  * then runs as the app's UID (kill(2) needs the same UID; the hardened context has no CAP_KILL).
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {describe, expect, it} from '@jest/globals';
 import {parseConfig} from '../../proxy/src/config.js';
-import {createHelm, findObject, podSpecOf, type Container, type Helm, type PodSpec} from '../support/helm.js';
+import {findObject, podSpecOf, type Container, type PodSpec} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
-beforeAll(async () => {
-  helm = await createHelm();
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
-});
+const helm = useHelm();
 
 async function pod(values: object): Promise<{pod: PodSpec; sidecar: Container}> {
   const spec = podSpecOf(findObject(await helm.template('charts/demo', values), 'Deployment'));

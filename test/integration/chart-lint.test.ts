@@ -2,16 +2,10 @@
  * `helm lint --strict` (warnings fail too) passes for the library chart and for the demo chart, with its defaults
  * and with every optional resource on; and the pinned helm is the v4 the tests are written for.
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {createHelm, type Helm} from '../support/helm.js';
+import {describe, expect, it} from '@jest/globals';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
-beforeAll(async () => {
-  helm = await createHelm();
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
-});
+const helm = useHelm();
 
 describe('helm lint --strict', () => {
   it('runs helm v4 from scripts/install-helm.sh', async () => {

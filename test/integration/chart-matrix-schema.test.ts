@@ -4,16 +4,11 @@
  * PrometheusRule, has no schema here; its rules are checked by promtool (chart-prometheus-rule.test.ts) and its
  * envelope below.
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {createHelm, objectId, validateObject, type Helm, type KubeObject} from '../support/helm.js';
+import {describe, expect, it} from '@jest/globals';
+import {objectId, validateObject, type KubeObject} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
-beforeAll(async () => {
-  helm = await createHelm();
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
-});
+const helm = useHelm();
 
 const MATRIX: [string, object][] = [
   ['defaults (native)', {}],

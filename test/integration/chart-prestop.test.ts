@@ -3,16 +3,11 @@
  * the drain is done, so an app that already has a preStop is refused with a message that says what to do - unless
  * the chart is told to keep the app's own hook.
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {createHelm, findObject, podSpecOf, type Helm} from '../support/helm.js';
+import {describe, expect, it} from '@jest/globals';
+import {findObject, podSpecOf} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
-beforeAll(async () => {
-  helm = await createHelm();
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
-});
+const helm = useHelm();
 
 const OWN_HOOK = {preStop: {exec: {command: ['sh', '-c', 'wget -qO- http://127.0.0.1:9901/prestop; ./flush-caches']}}, postStart: {exec: {command: ['true']}}};
 

@@ -9,7 +9,8 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {stringify as stringifyYaml} from 'yaml';
-import {createHelm, findObject, type Helm} from '../support/helm.js';
+import {findObject} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
 interface Rule {
   alert: string;
@@ -19,14 +20,12 @@ interface Rule {
   for?: string;
 }
 
-let helm: Helm;
+const helm = useHelm();
 let work: string;
 beforeAll(async () => {
-  helm = await createHelm();
   work = await mkdtemp(join(tmpdir(), 'lameduck-promtool-'));
-}, 300_000);
+});
 afterAll(async () => {
-  await helm?.dispose();
   if (work) await rm(work, {recursive: true, force: true});
 });
 

@@ -3,16 +3,11 @@
  * bound to the pod's existing ServiceAccount; a dedicated ServiceAccount only on request; an API token projected
  * into the sidecar alone when the pod opts out of the automounted one.
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {createHelm, findObject, podSpecOf, type Helm, type KubeObject} from '../support/helm.js';
+import {describe, expect, it} from '@jest/globals';
+import {findObject, podSpecOf, type KubeObject} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
-beforeAll(async () => {
-  helm = await createHelm();
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
-});
+const helm = useHelm();
 
 interface Rule {
   apiGroups: string[];

@@ -8,18 +8,17 @@ import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {dirname, join} from 'node:path';
 import {parse as parseYaml, stringify as stringifyYaml} from 'yaml';
-import {createHelm, findObject, podSpecOf, REPO_ROOT, validateObject, type Helm} from '../support/helm.js';
+import {findObject, podSpecOf, REPO_ROOT, validateObject} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
+const helm = useHelm();
 let work: string;
 let readme: string;
 beforeAll(async () => {
-  helm = await createHelm();
   work = await mkdtemp(join(tmpdir(), 'lameduck-readme-'));
   readme = await readFile(join(REPO_ROOT, 'charts/lameduck/README.md'), 'utf8');
-}, 300_000);
+});
 afterAll(async () => {
-  await helm?.dispose();
   if (work) await rm(work, {recursive: true, force: true});
 });
 

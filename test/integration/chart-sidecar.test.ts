@@ -3,17 +3,12 @@
  * the Downward API identity, the probes, the app's preStop to the admin port, a hardened securityContext - and an
  * environment that the proxy's own config parser accepts.
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {beforeAll, describe, expect, it} from '@jest/globals';
 import {SETTINGS, IDENTITY_ENV, parseConfig} from '../../proxy/src/config.js';
-import {createHelm, findObject, podSpecOf, type Container, type Helm, type KubeObject, type PodSpec} from '../support/helm.js';
+import {findObject, podSpecOf, type Container, type KubeObject, type PodSpec} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
-beforeAll(async () => {
-  helm = await createHelm();
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
-});
+const helm = useHelm();
 
 async function render(values: object): Promise<{objects: KubeObject[]; pod: PodSpec}> {
   const objects = await helm.template('charts/demo', values);

@@ -90,11 +90,7 @@ export async function rollChart(values: {replicaCount: number} & Record<string, 
     view?.close();
     deployment?.stop();
     await kubelet?.stop();
-    if (api) {
-      api.endpointSlices.stop();
-      api.endpoints.stop();
-      await api.stop();
-    }
+    await api?.shutdown();
     rmSync(dir, {recursive: true, force: true});
   }
 }

@@ -4,19 +4,14 @@
  * values.yaml defaults. The library's schema checks the including chart's `lameduck:` block (Helm validates a
  * dependency's values against the dependency's schema).
  */
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {describe, expect, it} from '@jest/globals';
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {parse as parseYaml} from 'yaml';
-import {createHelm, REPO_ROOT, type Helm} from '../support/helm.js';
+import {REPO_ROOT} from '../support/helm.js';
+import {useHelm} from './helm-fixture.js';
 
-let helm: Helm;
-beforeAll(async () => {
-  helm = await createHelm();
-}, 300_000);
-afterAll(async () => {
-  await helm?.dispose();
-});
+const helm = useHelm();
 
 const INVALID: [string, object, RegExp][] = [
   ['an unknown mode', {lameduck: {mode: 'sidecar'}}, /lameduck:\n- at '\/mode': value must be one of 'native', 'classic'/],

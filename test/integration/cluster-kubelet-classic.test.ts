@@ -1,14 +1,11 @@
 // Kubelet termination order for ordinary containers (DESIGN.md, "Kubelet runs every container's preStop hook at once,
 // then SIGTERMs each container after its own hook"): real demo-app processes on the pod's own loopback IP, a
 // readiness probe that writes the Ready condition, then a graceful delete through the store.
-import {describe, it, expect, afterAll, beforeAll} from '@jest/globals';
+import {describe, it, expect} from '@jest/globals';
 import {request} from 'node:http';
-import {createStore, type Store} from '../support/kube/store.js';
 import type {Pod} from '../support/kube/types.js';
-import {isPodReady} from '../support/kube/pod-status.js';
-import {createKubelet, type Kubelet} from '../support/cluster/kubelet.js';
-import {createImageMap, findRepoRoot} from '../support/cluster/images.js';
 import {waitFor} from '../support/cluster/wait.js';
+import {useKubelet} from './kubelet-fixture.js';
 
 function get(host: string, port: number, path: string): Promise<{status: number; pod?: string}> {
   return new Promise((resolve, reject) => {
@@ -22,18 +19,10 @@ function get(host: string, port: number, path: string): Promise<{status: number;
 }
 
 describe('kubelet: classic containers', () => {
-  let store: Store;
-  let kubelet: Kubelet;
-
-  beforeAll(() => {
-    store = createStore();
-    kubelet = createKubelet({store, images: createImageMap({repoRoot: findRepoRoot()})});
-  });
-  afterAll(async () => {
-    await kubelet.stop();
-  });
+  const sim = useKubelet();
 
   it('runs the pod on its own IP, reports Ready from the probe, then hooks at once and SIGTERM after each own hook', async () => {
+    const {store, kubelet} = sim;
     const pod: Pod = {
       metadata: {name: 'web', namespace: 'default', labels: {app: 'web'}},
       spec: {
@@ -58,10 +47,7 @@ describe('kubelet: classic containers', () => {
       },
     };
     store.createPod(pod);
-    const ready = await waitFor('pod Ready', () => {
-      const p = store.getPod('default', 'web');
-      return p && isPodReady(p) ? p : undefined;
-    }, 20_000);
+    const ready = await sim.waitForReady('web');
     const ip = ready.status!.podIP!;
     expect(ip).toMatch(/^127\.\d+\.\d+\.\d+$/);
     expect(ip).not.toBe('127.0.0.1');

@@ -1,27 +1,17 @@
 // A kubelet-initiated termination without deletionTimestamp (node-pressure eviction, DESIGN.md): the pod gets a
 // DisruptionTarget condition, goes through the normal termination sequence (hooks, SIGTERM), ends Failed/Evicted,
 // and the object stays (nothing deletes it).
-import {describe, it, expect, afterAll, beforeAll} from '@jest/globals';
-import {createStore, type Store} from '../support/kube/store.js';
+import {describe, it, expect} from '@jest/globals';
 import type {Pod} from '../support/kube/types.js';
 import {getCondition, isPodReady} from '../support/kube/pod-status.js';
-import {createKubelet, type Kubelet} from '../support/cluster/kubelet.js';
-import {createImageMap, findRepoRoot} from '../support/cluster/images.js';
 import {waitFor} from '../support/cluster/wait.js';
+import {useKubelet} from './kubelet-fixture.js';
 
 describe('kubelet: eviction without deletionTimestamp', () => {
-  let store: Store;
-  let kubelet: Kubelet;
-
-  beforeAll(() => {
-    store = createStore();
-    kubelet = createKubelet({store, images: createImageMap({repoRoot: findRepoRoot()})});
-  });
-  afterAll(async () => {
-    await kubelet.stop();
-  });
+  const sim = useKubelet();
 
   it('marks DisruptionTarget, runs the hook then SIGTERM, and leaves a Failed pod behind', async () => {
+    const {store, kubelet} = sim;
     const pod: Pod = {
       metadata: {name: 'evictee', namespace: 'default'},
       spec: {
@@ -36,10 +26,7 @@ describe('kubelet: eviction without deletionTimestamp', () => {
       },
     };
     store.createPod(pod);
-    await waitFor('Ready', () => {
-      const p = store.getPod('default', 'evictee');
-      return p && isPodReady(p);
-    }, 20_000);
+    await sim.waitForReady('evictee');
     const seen: string[] = [];
     const off = store.on<Pod>('pods', (e) => {
       const c = getCondition(e.object, 'DisruptionTarget');

@@ -1,27 +1,16 @@
 // Native sidecar order (KEP-753, DESIGN.md): the sidecar (initContainers[] with restartPolicy Always) starts first and
 // the app only after the sidecar's startup probe passed; on deletion the app's hook and SIGTERM come first, and the
 // sidecar gets SIGTERM only after every main container exited.
-import {describe, it, expect, afterAll, beforeAll} from '@jest/globals';
-import {createStore, type Store} from '../support/kube/store.js';
+import {describe, it, expect} from '@jest/globals';
 import type {Pod} from '../support/kube/types.js';
-import {isPodReady} from '../support/kube/pod-status.js';
-import {createKubelet, type Kubelet} from '../support/cluster/kubelet.js';
-import {createImageMap, findRepoRoot} from '../support/cluster/images.js';
 import {waitFor} from '../support/cluster/wait.js';
+import {useKubelet} from './kubelet-fixture.js';
 
 describe('kubelet: native sidecar', () => {
-  let store: Store;
-  let kubelet: Kubelet;
-
-  beforeAll(() => {
-    store = createStore();
-    kubelet = createKubelet({store, images: createImageMap({repoRoot: findRepoRoot()})});
-  });
-  afterAll(async () => {
-    await kubelet.stop();
-  });
+  const sim = useKubelet();
 
   it('starts the app after the sidecar is up and stops the sidecar after the app exited', async () => {
+    const {store, kubelet} = sim;
     const pod: Pod = {
       metadata: {name: 'native', namespace: 'default'},
       spec: {
@@ -49,10 +38,7 @@ describe('kubelet: native sidecar', () => {
       },
     };
     store.createPod(pod);
-    await waitFor('pod Ready', () => {
-      const p = store.getPod('default', 'native');
-      return p && isPodReady(p);
-    }, 20_000);
+    await sim.waitForReady('native');
     const ev = (): typeof kubelet.recorder.events => kubelet.recorder.events.filter((e) => e.pod === 'native');
     const first = (type: string, container?: string): number => {
       const e = ev().find((x) => x.type === type && (container === undefined || x.container === container));

@@ -1,27 +1,16 @@
 // A preStop hook that outlives the grace period (DESIGN.md, issue 4): kubelet abandons it at the end of the grace
 // period, sends SIGTERM, and SIGKILLs 2 s later (minimumGracePeriodInSeconds). The app is the legacy kind (b), which
 // ignores SIGTERM, so only the SIGKILL ends it — the pod takes grace + 2 s.
-import {describe, it, expect, afterAll, beforeAll} from '@jest/globals';
-import {createStore, type Store} from '../support/kube/store.js';
+import {describe, it, expect} from '@jest/globals';
 import type {Pod} from '../support/kube/types.js';
-import {isPodReady} from '../support/kube/pod-status.js';
-import {createKubelet, type Kubelet} from '../support/cluster/kubelet.js';
-import {createImageMap, findRepoRoot} from '../support/cluster/images.js';
 import {waitFor} from '../support/cluster/wait.js';
+import {useKubelet} from './kubelet-fixture.js';
 
 describe('kubelet: hook overrunning the grace period', () => {
-  let store: Store;
-  let kubelet: Kubelet;
-
-  beforeAll(() => {
-    store = createStore();
-    kubelet = createKubelet({store, images: createImageMap({repoRoot: findRepoRoot()})});
-  });
-  afterAll(async () => {
-    await kubelet.stop();
-  });
+  const sim = useKubelet();
 
   it('abandons the hook at the grace period, SIGTERMs, and SIGKILLs 2 s later', async () => {
+    const {store, kubelet} = sim;
     const pod: Pod = {
       metadata: {name: 'stubborn', namespace: 'default'},
       spec: {
@@ -38,10 +27,7 @@ describe('kubelet: hook overrunning the grace period', () => {
       },
     };
     store.createPod(pod);
-    await waitFor('pod Ready', () => {
-      const p = store.getPod('default', 'stubborn');
-      return p && isPodReady(p);
-    }, 20_000);
+    await sim.waitForReady('stubborn');
     const t0 = Date.now();
     store.deletePod('default', 'stubborn');
     await waitFor('pod removed', () => !store.getPod('default', 'stubborn'), 20_000);

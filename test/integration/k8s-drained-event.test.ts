@@ -3,10 +3,10 @@
 // trigger, time to deregistration, drain time, what was cut at the deadline — checked against the summary line and
 // against what the clients and lameduck's phase lines saw. The SIGTERM arrives right after start-up, while the
 // client library is still loading: the deletion must still be confirmed and the pod's grace period still used.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {describe, expect, it} from '@jest/globals';
 import {httpGet} from '../support/http.js';
-import {killAll, startDemoApp} from '../support/processes.js';
-import {NS, makePod, makeService, startFixture, waitFor, type Fixture} from './kube-fixture.js';
+import {startDemoApp} from '../support/processes.js';
+import {NS, makePod, makeService, waitFor} from './kube-fixture.js';
 import {
   createSelfPod,
   failures,
@@ -15,7 +15,7 @@ import {
   sleep,
   startLoad,
   startSidecar,
-  stopHelpers,
+  useK8sFixture,
   waitForPhase,
   waitForSummary,
 } from './k8s-harness.js';
@@ -24,15 +24,7 @@ const GRACE_S = 12;
 const EXIT_MARGIN_MS = 1_000;
 const DEADLINE_MS = GRACE_S * 1000 - EXIT_MARGIN_MS;
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await stopHelpers();
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('deadline from the pod and the LameduckDrained Event', () => {
   it('takes the deadline from deletionGracePeriodSeconds; the Event matches the summary and the observed drain', async () => {

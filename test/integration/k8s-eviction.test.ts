@@ -2,9 +2,9 @@
 // DisruptionTarget condition but sets no deletionTimestamp, so its endpoint never turns `terminating`. The app's
 // preStop (`/prestop`) starts the drain, /readyz answers 503 at once (readiness is the only way out of the Service),
 // kubelet's prober marks the pod unready, the endpoint turns not-ready, and only then does the drain settle.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp} from '../support/processes.js';
-import {NS, makePod, makeService, startFixture, type Fixture} from './kube-fixture.js';
+import {describe, expect, it} from '@jest/globals';
+import {startDemoApp} from '../support/processes.js';
+import {NS, makePod, makeService} from './kube-fixture.js';
 import {
   createSelfPod,
   phaseAt,
@@ -13,20 +13,12 @@ import {
   recordEndpointChanges,
   startReadinessProbe,
   startSidecar,
-  stopHelpers,
+  useK8sFixture,
   waitForPhase,
   waitForSummary,
 } from './k8s-harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await stopHelpers();
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('eviction without deletionTimestamp', () => {
   it('/prestop drains, /readyz is 503 at once, the drain ends when the endpoint turns not ready', async () => {

@@ -1,25 +1,21 @@
 // Issue 3 acceptance 4: RBAC denies the EndpointSlice list (403). The real lameduck serves for the fallback delay,
 // logs a warning naming the refusal, counts lameduck_fallbacks_total{reason="forbidden"} and leaves a Warning
 // LameduckFallback Event on the pod — and when Events are denied too, the attempt is logged and the drain carries on.
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp, type DemoApp} from '../support/processes.js';
+import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {startDemoApp, type DemoApp} from '../support/processes.js';
 import type {Pod} from '../support/kube/types.js';
-import {NS, makePod, makeService, startFixture, waitFor, type Fixture} from './kube-fixture.js';
-import {createSelfPod, lameduckRequests, phaseAt, prestop, scrapeMetric, startSidecar, waitForSummary} from './k8s-harness.js';
+import {NS, makePod, makeService, waitFor} from './kube-fixture.js';
+import {createSelfPod, lameduckRequests, phaseAt, prestop, scrapeMetric, startSidecar, useK8sFixture, waitForSummary} from './k8s-harness.js';
 
 const FALLBACK_MS = 1_500;
 
-let fx: Fixture;
+const fx = useK8sFixture();
 let app: DemoApp;
 beforeAll(async () => {
-  [fx, app] = await Promise.all([startFixture(), startDemoApp({POD_NAME: 'rbac'})]);
+  app = await startDemoApp({POD_NAME: 'rbac'});
 });
 afterEach(() => {
   fx.api.faults.reset();
-});
-afterAll(async () => {
-  await killAll();
-  await fx.cleanup();
 });
 
 /** A pod with a ready peer behind a Service (so that, had the API answered, it would have deregistered at once). */

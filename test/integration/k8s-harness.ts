@@ -4,10 +4,10 @@
 // controller (the simulation's, or the test flipping slices by hand), and kube-proxy (the load moving away).
 import {httpGet} from '../support/http.js';
 import {startLoad as startSupportLoad, type Load, type LoadOptions, type RequestRecord} from '../support/load.js';
-import {startLameduck, type Lameduck} from '../support/processes.js';
+import {killAll, startLameduck, type Lameduck} from '../support/processes.js';
 import type {RequestRecord as ApiRequest} from '../support/kube/request-log.js';
 import type {EndpointSlice, Pod} from '../support/kube/types.js';
-import {NS, makePod, type Fixture} from './kube-fixture.js';
+import {NS, makePod, useFixture, type Fixture} from './kube-fixture.js';
 
 export {NS} from './kube-fixture.js';
 
@@ -218,6 +218,19 @@ export function startLoad(opts: LoadOptions): Load {
 /** Stops every load and readiness prober started here that is still running (afterAll), so jest can exit. */
 export async function stopHelpers(): Promise<void> {
   await Promise.all([...stoppers].map((stop) => stop()));
+}
+
+/**
+ * The fixture of a k8s-*.test.ts file (useFixture): after the file's tests, the loads and probers started here are
+ * stopped and the lameduck and demo-app processes killed before the API server goes.
+ */
+export function useK8sFixture(): Fixture {
+  return useFixture({
+    teardown: async () => {
+      await stopHelpers();
+      await killAll();
+    },
+  });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

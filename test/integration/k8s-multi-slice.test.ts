@@ -1,8 +1,8 @@
 // Issue 3 acceptance 1: two Services select the pod, spread over three EndpointSlices that turn not-ready at
 // different times. The real lameduck keeps serving every request until the last slice flips, then settles; it never
 // closes earlier — shown with the load's request timestamps against the flip times and lameduck's phase lines.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp} from '../support/processes.js';
+import {describe, expect, it} from '@jest/globals';
+import {startDemoApp} from '../support/processes.js';
 import {
   NS,
   READY,
@@ -12,25 +12,15 @@ import {
   makePod,
   makeService,
   makeSlice,
-  startFixture,
-  type Fixture,
 } from './kube-fixture.js';
-import {createSelfPod, failures, phaseAt, readyz, sleep, startLoad, startSidecar, stopHelpers, waitForSliceWatch, waitForSummary} from './k8s-harness.js';
+import {createSelfPod, failures, phaseAt, readyz, sleep, startLoad, startSidecar, useK8sFixture, waitForSliceWatch, waitForSummary} from './k8s-harness.js';
 
 const SETTLE_MS = 300;
 const QUIET_MS = 300;
 /** kube-proxy's reaction to the last flip: new connections go to the peer this long after it. */
 const LB_LAG_MS = 200;
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await stopHelpers();
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('two Services, three slices flipping at different times', () => {
   it('serves every request until the last slice flips, then settles; never closes earlier', async () => {

@@ -2,20 +2,13 @@
 // kubelet runs the *app's* preStop hook (`GET /prestop`) first, SIGTERMs the app once the hook returned, and
 // SIGTERMs lameduck only after the app exited. The hook starts the drain and returns at release; lameduck stays up
 // (its listeners closed) until its SIGTERM, then exits at once.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {describe, expect, it} from '@jest/globals';
 import {httpGet} from '../support/http.js';
-import {killAll, startDemoApp} from '../support/processes.js';
-import {NS, makePod, makeService, startFixture, type Fixture} from './kube-fixture.js';
-import {createSelfPod, phaseAt, prestop, sleep, startSidecar, waitForSummary} from './k8s-harness.js';
+import {startDemoApp} from '../support/processes.js';
+import {NS, makePod, makeService} from './kube-fixture.js';
+import {createSelfPod, phaseAt, prestop, sleep, startSidecar, useK8sFixture, waitForSummary} from './k8s-harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('native sidecar termination order', () => {
   it("the app's preStop starts the drain; SIGTERM comes after release and the app's exit; lameduck exits at once", async () => {

@@ -2,21 +2,14 @@
 // sidecar gets SIGTERM only after the app exited, so releasing the app at once would drop its traffic: it starts the
 // timed fallback drain instead. (A classic sidecar, for contrast, answers after the 2 s re-check and starts nothing:
 // kubelet's SIGTERM, sent to it at the same time, is what drains it.)
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp} from '../support/processes.js';
-import {NS, makeService, startFixture, type Fixture} from './kube-fixture.js';
-import {createSelfPod, phaseAt, prestop, readyz, startSidecar, waitForPhase, waitForSummary} from './k8s-harness.js';
+import {describe, expect, it} from '@jest/globals';
+import {startDemoApp} from '../support/processes.js';
+import {NS, makeService} from './kube-fixture.js';
+import {createSelfPod, phaseAt, prestop, readyz, startSidecar, useK8sFixture, waitForPhase, waitForSummary} from './k8s-harness.js';
 
 const FALLBACK_MS = 1_500;
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('/prestop with the API unreachable', () => {
   it('native: starts the fallback drain and answers after it; classic: answers after the re-check, drains nothing', async () => {

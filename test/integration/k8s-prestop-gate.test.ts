@@ -4,11 +4,11 @@
 //   deletionTimestamp the same call starts the drain and is answered after closing.
 // - With the token, on a healthy pod: /readyz turns 503, and the drain ends only once kubelet has marked the pod not
 //   ready and its endpoint turned not-ready; lameduck then exits at done (no SIGTERM will come).
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {beforeAll, describe, expect, it} from '@jest/globals';
 import {Agent} from 'node:http';
 import {httpGet} from '../support/http.js';
-import {killAll, startDemoApp, type DemoApp} from '../support/processes.js';
-import {NS, makePod, makeService, startFixture, type Fixture} from './kube-fixture.js';
+import {startDemoApp, type DemoApp} from '../support/processes.js';
+import {NS, makePod, makeService} from './kube-fixture.js';
 import {
   createSelfPod,
   lameduckRequests,
@@ -18,24 +18,19 @@ import {
   recordEndpointChanges,
   startReadinessProbe,
   startSidecar,
-  stopHelpers,
+  useK8sFixture,
   waitForPhase,
   waitForSummary,
 } from './k8s-harness.js';
 
 const TOKEN = 'prestop-token-0123456789abcdef';
 
-let fx: Fixture;
+const fx = useK8sFixture();
 let app: DemoApp;
 beforeAll(async () => {
-  [fx, app] = await Promise.all([startFixture(), startDemoApp({POD_NAME: 'gate'})]);
+  app = await startDemoApp({POD_NAME: 'gate'});
   fx.api.store.createPod(makePod('gate-peer', '10.9.7.2', {app: 'gate'}));
   fx.api.store.createService(makeService('gate', {app: 'gate'}));
-});
-afterAll(async () => {
-  await stopHelpers();
-  await killAll();
-  await fx.cleanup();
 });
 
 describe('/prestop gate', () => {

@@ -1,10 +1,10 @@
 // Issue 3 acceptance 5: a publishNotReadyAddresses Service keeps a terminating pod's endpoint `ready: true`, so it
 // holds the drain to the deadline — unless it is listed in LAMEDUCK_IGNORE_SERVICES; and a pod that no Service
 // selects is deregistered at once, after one list. Three real lameducks side by side on one API server.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp, type DemoApp, type Lameduck} from '../support/processes.js';
-import {NS, makeService, startFixture, type Fixture} from './kube-fixture.js';
-import {createSelfPod, phaseAt, prestop, scrapeMetric, startSidecar, waitForSummary, type Summary} from './k8s-harness.js';
+import {beforeAll, describe, expect, it} from '@jest/globals';
+import {startDemoApp, type DemoApp, type Lameduck} from '../support/processes.js';
+import {NS, makeService} from './kube-fixture.js';
+import {createSelfPod, phaseAt, prestop, scrapeMetric, startSidecar, useK8sFixture, waitForSummary, type Summary} from './k8s-harness.js';
 
 /**
  * Long enough that the sidecar's one-time client import (started 300 ms after start-up; seconds on a busy machine)
@@ -12,14 +12,10 @@ import {createSelfPod, phaseAt, prestop, scrapeMetric, startSidecar, waitForSumm
  */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-let fx: Fixture;
+const fx = useK8sFixture();
 let app: DemoApp;
 beforeAll(async () => {
-  [fx, app] = await Promise.all([startFixture(), startDemoApp({POD_NAME: 'peers'})]);
-});
-afterAll(async () => {
-  await killAll();
-  await fx.cleanup();
+  app = await startDemoApp({POD_NAME: 'peers'});
 });
 
 interface Drained {

@@ -1,9 +1,9 @@
 // Issue 3 acceptance 5b: the pod's Service has no other ready endpoint. kube-proxy keeps routing to the terminating
 // but serving pod (KEP-1669 fallback), so the real lameduck keeps serving — and keeps /readyz up, so that the pod
 // stays `serving` — until another endpoint turns ready; only then does it settle. Zero failed requests.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp} from '../support/processes.js';
-import {NS, makePod, makeService, startFixture, type Fixture} from './kube-fixture.js';
+import {describe, expect, it} from '@jest/globals';
+import {startDemoApp} from '../support/processes.js';
+import {NS, makePod, makeService} from './kube-fixture.js';
 import {
   createSelfPod,
   failures,
@@ -13,7 +13,7 @@ import {
   startLoad,
   startReadinessProbe,
   startSidecar,
-  stopHelpers,
+  useK8sFixture,
   waitForSliceWatch,
   waitForSummary,
 } from './k8s-harness.js';
@@ -21,15 +21,7 @@ import {
 const SETTLE_MS = 300;
 const LB_LAG_MS = 200;
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await stopHelpers();
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('terminating fallback', () => {
   it('keeps serving while the Service has no other ready endpoint, settles once one turns ready; nothing fails', async () => {

@@ -1,8 +1,8 @@
 // Issue 3 acceptance 2: a 410 Expired in the middle of the drain (the API server compacted the history the
 // EndpointSlice watch resumes from). The real lameduck re-lists at once, watches again, and still catches the flip.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp} from '../support/processes.js';
-import {NS, READY, TERMINATING_DONE, endpointOf, makeService, makeSlice, startFixture, type Fixture} from './kube-fixture.js';
+import {describe, expect, it} from '@jest/globals';
+import {startDemoApp} from '../support/processes.js';
+import {NS, routeInOwnSlice} from './kube-fixture.js';
 import {
   createSelfPod,
   lameduckRequests,
@@ -11,25 +11,18 @@ import {
   scrapeMetric,
   sleep,
   startSidecar,
+  useK8sFixture,
   waitForSliceWatch,
   waitForSummary,
 } from './k8s-harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await killAll();
-  await fx.cleanup();
-});
+const fx = useK8sFixture();
 
 describe('410 Expired mid-drain', () => {
   it('re-lists at once, watches from the new list, and still catches the flip', async () => {
     const {store} = fx.api;
     const self = createSelfPod(fx, 'expire-0', {app: 'expire'});
-    store.createService(makeService('expire', {app: 'expire'}, {manual: true}));
-    store.putEndpointSlice(makeSlice('expire-a', 'expire', [endpointOf(self, READY)]));
+    const {flip} = routeInOwnSlice(fx, self, 'expire');
     const app = await startDemoApp({POD_NAME: 'expire-0'});
     // Native mode: the drain starts from the app's preStop hook and the process stays until SIGTERM, so its metrics
     // can be read after the drain.
@@ -49,7 +42,7 @@ describe('410 Expired mid-drain', () => {
     await sleep(200);
 
     const flippedAt = Date.now();
-    store.putEndpointSlice(makeSlice('expire-a', 'expire', [endpointOf(self, TERMINATING_DONE)]));
+    flip();
     const summary = await waitForSummary(ld);
     const answer = await hook;
 

@@ -3,10 +3,10 @@
 //   none), however busy it is; the drain's requests start at the trigger;
 // - with LAMEDUCK_WATCH_POD=true, it keeps one list+watch of its own Pod while serving, and a deletion seen on that
 //   watch starts the drain by itself (trigger `pod_watch`), deadline from the deletion's grace period.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {beforeAll, describe, expect, it} from '@jest/globals';
 import {httpGet} from '../support/http.js';
-import {killAll, startDemoApp, type DemoApp, type Lameduck} from '../support/processes.js';
-import {NS, makePod, makeService, startFixture, type Fixture} from './kube-fixture.js';
+import {startDemoApp, type DemoApp, type Lameduck} from '../support/processes.js';
+import {NS, makePod, makeService} from './kube-fixture.js';
 import {
   createSelfPod,
   failures,
@@ -15,21 +15,16 @@ import {
   sleep,
   startLoad,
   startSidecar,
-  stopHelpers,
+  useK8sFixture,
   waitForSummary,
 } from './k8s-harness.js';
 
-let fx: Fixture;
+const fx = useK8sFixture();
 let app: DemoApp;
 beforeAll(async () => {
-  [fx, app] = await Promise.all([startFixture(), startDemoApp({POD_NAME: 'wp'})]);
+  app = await startDemoApp({POD_NAME: 'wp'});
   fx.api.store.createPod(makePod('wp-peer', '10.9.10.2', {app: 'wp'}));
   fx.api.store.createService(makeService('wp', {app: 'wp'}));
-});
-afterAll(async () => {
-  await stopHelpers();
-  await killAll();
-  await fx.cleanup();
 });
 
 /** Traffic, probes and scrapes for `ms`: everything a serving sidecar sees. */

@@ -1,10 +1,10 @@
 // Issue 3 acceptance 3: the EndpointSlice watch connection is cut mid-drain, and separately the API server is stopped
 // and restarted mid-drain (the flip happening while it is down). The real lameduck recovers both times and catches
 // the flip, without falling back to the timed delay.
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
-import {killAll, startDemoApp, type DemoApp} from '../support/processes.js';
+import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {startDemoApp, type DemoApp} from '../support/processes.js';
 import type {Pod} from '../support/kube/types.js';
-import {NS, READY, TERMINATING_DONE, endpointOf, makeService, makeSlice, startFixture, type Fixture} from './kube-fixture.js';
+import {NS, routeInOwnSlice} from './kube-fixture.js';
 import {
   createSelfPod,
   lameduckRequests,
@@ -13,30 +13,23 @@ import {
   scrapeMetric,
   sleep,
   startSidecar,
+  useK8sFixture,
   waitForSliceWatch,
   waitForSummary,
 } from './k8s-harness.js';
 
-let fx: Fixture;
+const fx = useK8sFixture();
 let app: DemoApp;
 beforeAll(async () => {
-  [fx, app] = await Promise.all([startFixture(), startDemoApp({POD_NAME: 'recover'})]);
+  app = await startDemoApp({POD_NAME: 'recover'});
 });
 afterEach(async () => {
   await fx.api.start(); // no-op unless a test left it stopped
 });
-afterAll(async () => {
-  await killAll();
-  await fx.cleanup();
-});
 
 /** A pod in one hand-managed slice of its own Service; `flip()` turns its endpoint not ready, not serving. */
 function routedPod(name: string): {pod: Pod; flip(): void} {
-  const {store} = fx.api;
-  const pod = createSelfPod(fx, name, {app: name});
-  store.createService(makeService(name, {app: name}, {manual: true}));
-  store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, READY)]));
-  return {pod, flip: () => store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, TERMINATING_DONE)]))};
+  return routeInOwnSlice(fx, createSelfPod(fx, name, {app: name}));
 }
 
 describe('watch recovery mid-drain', () => {

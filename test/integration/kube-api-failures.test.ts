@@ -1,27 +1,21 @@
 // When the API refuses or pushes back: RBAC denial (403), a rotated service-account token (401), API Priority and
 // Fairness throttling (429 + Retry-After) — and the promise that an idle sidecar costs the API server nothing.
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {join} from 'node:path';
 import {
   NS,
-  READY,
-  TERMINATING_DONE,
   counterValue,
   deadline,
-  endpointOf,
   makePod,
-  makeService,
-  makeSlice,
+  routeInOwnSlice,
   sleepMs,
-  startFixture,
+  useFixture,
   waitFor,
-  type Fixture,
 } from './kube-fixture.js';
 
-let fx: Fixture;
+const fx = useFixture();
 let originalToken: string;
-beforeAll(async () => {
-  fx = await startFixture();
+beforeAll(() => {
   originalToken = fx.api.token;
 });
 afterEach(() => {
@@ -29,17 +23,10 @@ afterEach(() => {
   // The kubeconfig the other tests use carries the original token.
   if (fx.api.token !== originalToken) fx.api.faults.rotateToken(originalToken);
 });
-afterAll(async () => {
-  await fx.cleanup();
-});
 
 /** A pod routed by one manually managed Service; `flip()` makes its endpoint terminating and not serving. */
 function routedPod(name: string, ip: string): {flip(): void} {
-  const {store} = fx.api;
-  const pod = store.createPod(makePod(name, ip, {app: name}));
-  store.createService(makeService(name, {app: name}, {manual: true}));
-  store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, READY)]));
-  return {flip: () => store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, TERMINATING_DONE)]))};
+  return routeInOwnSlice(fx, fx.api.store.createPod(makePod(name, ip, {app: name})));
 }
 
 /** In-cluster credentials: a service-account directory and KUBERNETES_SERVICE_HOST/PORT, no kubeconfig. */

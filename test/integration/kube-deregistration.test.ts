@@ -1,5 +1,5 @@
 // awaitDeregistration against the local API server: resolves exactly when no Service routes the pod any more.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
+import {describe, expect, it} from '@jest/globals';
 import {
   NS,
   READY,
@@ -12,17 +12,10 @@ import {
   makeService,
   makeSlice,
   sleepMs,
-  startFixture,
-  type Fixture,
+  useFixture,
 } from './kube-fixture.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await fx.cleanup();
-});
+const fx = useFixture();
 
 describe('awaitDeregistration', () => {
   it('two Services over three slices flipping at different times: resolves only after the last flip', async () => {

@@ -9,6 +9,7 @@ import {createMetrics, type Metrics} from '../../proxy/src/metrics.js';
 import {createCluster, type ClusterTuning, type KubeCluster} from '../../proxy/src/kube/index.js';
 import {startApiServer, type ApiServer, type ApiServerOptions} from '../support/kube/apiserver.js';
 import type {EndpointSlice, Endpoint, Pod, Service} from '../support/kube/types.js';
+import {useSuiteResource} from './suite-resource.js';
 
 export const NS = 'shop';
 export const MANUAL = {'sim.lameduck.dev/manual-endpoints': 'true'};
@@ -98,6 +99,31 @@ export async function startFixture(opts: ApiServerOptions = {}): Promise<Fixture
   };
 }
 
+/**
+ * Registers a test file's fixture with jest: started before the file's tests; after them, `teardown` (for what the
+ * file started against it) and then cleanup. The returned Fixture forwards to the running one, so tests use it like
+ * the result of startFixture; using it outside a test or hook (at module load) throws.
+ */
+export function useFixture(o: {api?: ApiServerOptions; teardown?: () => Promise<void>} = {}): Fixture {
+  const current = useSuiteResource('the kube fixture', () => startFixture(o.api), async (fx) => {
+    await o.teardown?.();
+    await fx?.cleanup();
+  });
+  return {
+    get api() {
+      return current().api;
+    },
+    get dir() {
+      return current().dir;
+    },
+    get kubeconfig() {
+      return current().kubeconfig;
+    },
+    sidecar: (opts) => current().sidecar(opts),
+    cleanup: () => current().cleanup(),
+  };
+}
+
 export function makePod(name: string, ip: string, labels: Record<string, string>, o: {ready?: boolean; nodeName?: string} = {}): Pod {
   return {
     metadata: {name, namespace: NS, labels},
@@ -147,6 +173,18 @@ export const READY = {ready: true, serving: true, terminating: false};
 export const TERMINATING_SERVING = {ready: false, serving: true, terminating: true};
 export const TERMINATING_DONE = {ready: false, serving: false, terminating: true};
 export const NOT_READY = {ready: false, serving: false, terminating: false};
+
+/**
+ * Routes `pod` (already in the store, labelled app=`service`) through a Service of its own whose one EndpointSlice,
+ * `<service>-a`, the test manages by hand: ready now; `flip()` turns the endpoint terminating and not serving, as
+ * the EndpointSlice controller does after the pod's deletion.
+ */
+export function routeInOwnSlice(fx: Fixture, pod: Pod, service = pod.metadata.name!): {pod: Pod; flip(): void} {
+  const {store} = fx.api;
+  store.createService(makeService(service, {app: service}, {manual: true}));
+  store.putEndpointSlice(makeSlice(`${service}-a`, service, [endpointOf(pod, READY)]));
+  return {pod, flip: () => store.putEndpointSlice(makeSlice(`${service}-a`, service, [endpointOf(pod, TERMINATING_DONE)]))};
+}
 
 /** Sum of a counter's series matching `labels`. */
 export async function counterValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {

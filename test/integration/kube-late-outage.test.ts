@@ -1,24 +1,20 @@
 // A short API outage late in a drain (an API server restart after the fallback delay has already passed since the
 // trigger) must not end the drain while the pod is still routed: the fallback delay is judged from the outage's
 // start, so kube-proxy's still-routed traffic is served until the API is back and shows the flip.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {READY, TERMINATING_DONE, counterValue, deadline, endpointOf, makePod, makeService, makeSlice, sleepMs, startFixture, waitFor, type Fixture} from './kube-fixture.js';
+import {describe, expect, it} from '@jest/globals';
+import {counterValue, deadline, makePod, routeInOwnSlice, sleepMs, useFixture, waitFor} from './kube-fixture.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await fx.api.start();
-  await fx.cleanup();
+const fx = useFixture({
+  teardown: async () => {
+    await fx.api.start(); // no-op unless the test left it stopped
+  },
 });
 
 describe('API outage after the fallback delay', () => {
   it('keeps waiting for the flip instead of falling back on the first failures', async () => {
     const {store} = fx.api;
     const pod = store.createPod(makePod('late', '10.2.9.10', {app: 'late'}));
-    store.createService(makeService('late', {app: 'late'}, {manual: true}));
-    store.putEndpointSlice(makeSlice('late-a', 'late', [endpointOf(pod, READY)]));
+    const {flip} = routeInOwnSlice(fx, pod);
     const {cluster, metrics} = fx.sidecar({name: 'late', tuning: {relistIntervalMs: 60_000}});
     const d = deadline(20_000);
     const fallbackDelayMs = 1_000;
@@ -29,7 +25,7 @@ describe('API outage after the fallback delay', () => {
     await fx.api.stop();
     await sleepMs(600); // an outage shorter than the fallback delay: several failed re-lists
     expect(resolved).toBeUndefined();
-    store.putEndpointSlice(makeSlice('late-a', 'late', [endpointOf(pod, TERMINATING_DONE)]));
+    flip();
     await fx.api.start();
     await expect(outcome).resolves.toEqual({kind: 'deregistered'});
     d.cancel();

@@ -1,17 +1,11 @@
 // The own Pod (GET at the trigger, the optional watch of trigger 3) and the Events lameduck leaves on it.
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, describe, expect, it} from '@jest/globals';
 import type {PodState} from '../../proxy/src/cluster.js';
-import {NS, counterValue, makePod, sleepMs, startFixture, waitFor, type Fixture} from './kube-fixture.js';
+import {NS, counterValue, makePod, sleepMs, useFixture, waitFor} from './kube-fixture.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
+const fx = useFixture();
 afterEach(() => {
   fx.api.faults.reset();
-});
-afterAll(async () => {
-  await fx.cleanup();
 });
 
 const signal = (): AbortSignal => AbortSignal.timeout(5_000);

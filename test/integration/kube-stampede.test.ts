@@ -1,16 +1,10 @@
 // Fifty pods of a rollout drain at once against one API server that answers 429 + Retry-After for 3 s (issue 6,
 // fault 17): every drain still ends correctly, each one waits as told instead of hammering, and the requests are counted.
-import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {NS, counterValue, deadline, makePod, makeService, startFixture, type Fixture, type Sidecar} from './kube-fixture.js';
+import {describe, expect, it} from '@jest/globals';
+import {NS, counterValue, deadline, makePod, makeService, useFixture, type Sidecar} from './kube-fixture.js';
 
 const PODS = 50;
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await fx.cleanup();
-});
+const fx = useFixture();
 
 describe('fifty drains at once', () => {
   it('all deregister through a 429 storm, honouring Retry-After, with jittered first lists', async () => {

@@ -1,42 +1,27 @@
 // The EndpointSlice watch is fragile by nature: 410 Expired, dropped connections, API server restarts and stalled
 // watches must each still end with the flip caught (issue 6, faults 2, 5, 6; issue 3 acceptance 2 and 3).
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, describe, expect, it} from '@jest/globals';
 import type {Metrics} from '../../proxy/src/metrics.js';
 import type {Pod} from '../support/kube/types.js';
 import {
-  READY,
-  TERMINATING_DONE,
   counterValue,
   deadline,
-  endpointOf,
   makePod,
-  makeService,
-  makeSlice,
+  routeInOwnSlice,
   sleepMs,
-  startFixture,
+  useFixture,
   waitFor,
-  type Fixture,
 } from './kube-fixture.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
+const fx = useFixture();
 afterEach(async () => {
   fx.api.faults.reset();
   await fx.api.start(); // no-op unless a test left it stopped
 });
-afterAll(async () => {
-  await fx.cleanup();
-});
 
 /** A pod in one manually managed Service slice, ready; returns a function that flips its endpoint to not serving. */
 function routedPod(name: string, ip: string): {pod: Pod; flip(): void} {
-  const {store} = fx.api;
-  const pod = store.createPod(makePod(name, ip, {app: name}));
-  store.createService(makeService(name, {app: name}, {manual: true}));
-  store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, READY)]));
-  return {pod, flip: () => store.putEndpointSlice(makeSlice(`${name}-a`, name, [endpointOf(pod, TERMINATING_DONE)]))};
+  return routeInOwnSlice(fx, fx.api.store.createPod(makePod(name, ip, {app: name})));
 }
 
 /** Until this sidecar's own watch is open (other tests' watches may still linger on the server). */

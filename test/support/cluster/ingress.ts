@@ -9,8 +9,9 @@
  * reset upstream before the response → 502; a response cut in the middle → the client's connection is destroyed.
  */
 import {Agent, createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server} from 'node:http';
-import type {AddressInfo, Socket} from 'node:net';
+import type {Socket} from 'node:net';
 import type {EndpointView} from './endpoint-view.js';
+import {listenDeep} from './listen.js';
 import {pickEndpoint} from './routing.js';
 
 export interface IngressStats {
@@ -126,19 +127,10 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
     s.on('close', () => sockets.delete(s));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // A deep accept queue: on a busy machine a late accept() then costs latency, not a dropped SYN and its
-    // 1 s / 3 s / 7 s retransmission stalls (which would look like the pods' fault).
-    server.listen({host: opts.host, port: opts.port ?? 0, backlog: 4096}, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const port = await listenDeep(server, opts.host, opts.port);
   return {
     host: opts.host,
-    port: address.port,
+    port,
     stats,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

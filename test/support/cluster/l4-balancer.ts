@@ -13,8 +13,8 @@
  * the client as without the balancer.
  */
 import {createServer, createConnection, type Server, type Socket} from 'node:net';
-import type {AddressInfo} from 'node:net';
 import type {EndpointView} from './endpoint-view.js';
+import {listenDeep} from './listen.js';
 import {pickEndpoint, routableEndpoints} from './routing.js';
 
 export interface L4Stats {
@@ -101,20 +101,11 @@ export async function startL4Balancer(opts: L4BalancerOptions): Promise<L4Balanc
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // A deep accept queue: on a busy machine a late accept() then costs latency, not a dropped SYN and its
-    // 1 s / 3 s / 7 s retransmission stalls (which would look like the pods' fault).
-    server.listen({host: opts.host, port: opts.port ?? 0, backlog: 4096}, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const port = await listenDeep(server, opts.host, opts.port);
 
   return {
     host: opts.host,
-    port: address.port,
+    port,
     stats,
     open: () => [...pairs.values()].map(({pod, since}) => ({pod, since})),
     async close() {

@@ -304,11 +304,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       for (const v of views) v.close();
       deployment?.stop();
       await kubelet?.stop();
-      if (api) {
-        api.endpointSlices.stop();
-        api.endpoints.stop();
-        await api.stop();
-      }
+      await api?.shutdown();
       rmSync(dir, {recursive: true, force: true});
       releaseLock?.();
     }

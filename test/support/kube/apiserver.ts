@@ -73,6 +73,8 @@ export interface ApiServer {
   stop(): Promise<void>;
   /** Listens again on the same port after stop(), with the same state (an API server restart). */
   start(): Promise<void>;
+  /** The end of a simulated cluster: both controllers stop, then the server (stop()); not to be started again. */
+  shutdown(): Promise<void>;
 }
 
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
@@ -193,6 +195,11 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     async start() {
       if (server) return;
       await listen();
+    },
+    async shutdown() {
+      endpointSlices.stop();
+      endpoints.stop();
+      await api.stop();
     },
   };
   return api;
