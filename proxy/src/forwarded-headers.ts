@@ -64,6 +64,9 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
       for (const option of connectionOptions(raw[i + 1])) if (!PROTECTED.has(option)) (named ??= []).push(option);
     }
   }
+  /** A client's X-Forwarded-* value, unless its own Connection header removed that field. */
+  const claim = (lower: string, previous: string | undefined, value: string): string | undefined =>
+    named !== undefined && named.includes(lower) ? previous : join(previous, value);
   const out: string[] = [];
   let hostSent = false;
   let te: string | undefined;
@@ -102,7 +105,7 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
       }
       case 15:
         if (name.toLowerCase() === 'x-forwarded-for') {
-          if (named === undefined || !named.includes('x-forwarded-for')) xff = join(xff, value);
+          xff = claim('x-forwarded-for', xff, value);
           continue;
         }
         break;
@@ -110,18 +113,18 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
         const lower = name.toLowerCase();
         if (lower === 'proxy-connection') continue;
         if (lower === 'x-forwarded-port') {
-          if (named === undefined || !named.includes(lower)) xfPort = join(xfPort, value);
+          xfPort = claim(lower, xfPort, value);
           continue;
         }
         if (lower === 'x-forwarded-host') {
-          if (named === undefined || !named.includes(lower)) xfHost = join(xfHost, value);
+          xfHost = claim(lower, xfHost, value);
           continue;
         }
         break;
       }
       case 17:
         if (name.toLowerCase() === 'x-forwarded-proto') {
-          if (named === undefined || !named.includes('x-forwarded-proto')) xfProto = join(xfProto, value);
+          xfProto = claim('x-forwarded-proto', xfProto, value);
           continue;
         }
         break;

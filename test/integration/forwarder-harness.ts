@@ -3,6 +3,7 @@
  * what reaches it, a forwarder on port 0 in front of it with a controllable drain phase, and small clients (a
  * buffered HTTP request, a raw socket exchange) bounded in time. Every start has a matching close.
  */
+import {afterAll} from '@jest/globals';
 import {createHash} from 'node:crypto';
 import {
   createServer,
@@ -238,4 +239,23 @@ export function rawExchange(port: number, data: string | Buffer, waitMs = 1500):
 /** Status codes of every HTTP response head in a raw byte stream. */
 export function statusCodes(text: string): number[] {
   return [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * Closes what a test file started, newest first, after all its tests: `track()` registers a close, `proxyTo()` starts
+ * a forwarder in front of `url` and registers it. Call at module level (it registers an afterAll hook).
+ */
+export function useCleanups(): {track(close: () => Promise<void>): void; proxyTo(url: string, env?: Record<string, string>): Promise<Proxy>} {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  return {
+    track: (close) => void cleanups.push(close),
+    async proxyTo(url, env = {}) {
+      const proxy = await startProxy(url, env);
+      cleanups.push(() => proxy.close());
+      return proxy;
+    },
+  };
 }

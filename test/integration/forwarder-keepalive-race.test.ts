@@ -4,15 +4,12 @@
  * retried once, on a fresh connection; anything else is a 502. Under bursty load against an app with a short
  * keep-alive timeout, clients see no 502 at all.
  */
-import {afterAll, describe, expect, it} from '@jest/globals';
+import {describe, expect, it} from '@jest/globals';
 import {Agent} from 'node:http';
 import {createServer as createNetServer, type AddressInfo, type Socket} from 'node:net';
-import {fetchBuffer, HOST, sleep, startProxy, startUpstream, type Proxy} from './forwarder-harness.js';
+import {fetchBuffer, HOST, sleep, startUpstream, useCleanups, type Proxy} from './forwarder-harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const {track, proxyTo} = useCleanups();
 
 /**
  * An app that answers the first request on each connection with keep-alive and resets the connection when a second
@@ -37,18 +34,13 @@ async function startResettingUpstream(): Promise<{port: number; requests: () => 
     });
   });
   await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  cleanups.push(async () => {
+  track(async () => {
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return {port: (server.address() as AddressInfo).port, requests: () => requests};
 }
 
-async function proxyTo(url: string, env: Record<string, string> = {}): Promise<Proxy> {
-  const proxy = await startProxy(url, env);
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
 
 describe('forwarder upstream keep-alive race', () => {
   it('retries an idempotent request once, on a fresh connection, after a reset on a reused socket', async () => {
@@ -115,7 +107,7 @@ describe('forwarder upstream keep-alive race', () => {
       res.on('finish', () => idle.set(socket, setTimeout(() => socket.destroy(), keepAliveMs)));
       res.end('ok');
     });
-    cleanups.push(async () => {
+    track(async () => {
       for (const t of idle.values()) clearTimeout(t);
       await upstream.close();
     });

@@ -3,14 +3,11 @@
  * recently used first; at most LAMEDUCK_UPSTREAM_MAX_SOCKETS at once (the rest wait, none fail); idle connections
  * close after LAMEDUCK_UPSTREAM_IDLE_TIMEOUT; a pooled connection the app closed is never handed out.
  */
-import {afterAll, describe, expect, it} from '@jest/globals';
+import {describe, expect, it} from '@jest/globals';
 import type {Socket} from 'node:net';
-import {fetchBuffer, sleep, startProxy, startUpstream, waitFor, type Proxy, type Upstream} from './forwarder-harness.js';
+import {fetchBuffer, sleep, startUpstream, useCleanups, waitFor, type Upstream} from './forwarder-harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const {track, proxyTo} = useCleanups();
 
 /** An upstream that names, in each answer, which of its connections carried the request. */
 async function startNamingUpstream(opts: {delayMs?: number} = {}): Promise<Upstream & {open: () => number; sockets: Socket[]}> {
@@ -29,15 +26,10 @@ async function startNamingUpstream(opts: {delayMs?: number} = {}): Promise<Upstr
     open++;
     socket.on('close', () => open--);
   });
-  cleanups.push(() => upstream.close());
+  track(() => upstream.close());
   return Object.assign(upstream, {open: () => open, sockets});
 }
 
-async function proxyTo(url: string, env: Record<string, string> = {}): Promise<Proxy> {
-  const proxy = await startProxy(url, env);
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
 
 describe('forwarder upstream connection pool', () => {
   it('carries sequential requests on one reused connection', async () => {
