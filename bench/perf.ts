@@ -1,9 +1,9 @@
 // Side-by-side performance of a sidecar proxy (issue 7): direct, lameduck, the naive node:http pipe
 // (bench/minimal-pipe.ts, never tuned), nginx and HAProxy, in one run, loopback only, every load bounded.
 //
-//   npm run bench:perf                 full run (~3-4 min)
-//   npm run bench:perf -- --quick      ~1.5 min, shorter cells, one start-up sample
-//   npm run bench:perf -- --profile    lameduck only, under wrk, with node --cpu-prof; prints the top self-time frames
+//   npm run bench                      full run (~3 min); `npm run bench:perf` is the same
+//   npm run bench -- --quick           ~1.2 min, shorter cells, one start-up sample
+//   npm run bench -- --profile         lameduck only, under wrk, with node --cpu-prof; prints the top self-time frames
 //
 // Placement (2 cores): each proxy alone on core 0 (taskset), so its CPU time and its saturated throughput are its
 // own; the load generators, the upstream and this process on core 1. A proxy that does not fill core 0 at

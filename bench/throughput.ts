@@ -1,7 +1,9 @@
-// Throughput benchmark (issue 2): the demo-app direct vs through lameduck vs through a minimal node:http pipe
-// proxy, same run, same settings, loopback only, every cell bounded in time.
+// Co-located throughput benchmark: the demo-app direct vs through lameduck vs through a minimal node:http pipe
+// proxy, same run, same settings, loopback only, every cell bounded in time, with the app and the proxy in front of
+// it on the same core (what a proxy's CPU takes from its app). The side-by-side benchmark with the proxy alone on a
+// core, nginx and HAProxy is bench/perf.ts (`npm run bench`).
 //
-//   npm run bench     (BENCH_SECONDS=5 per cell, BENCH_ROUNDS=3, BENCH_CONNECTIONS=64, BENCH_RATE=1000 by default)
+//   npm run bench:colocated   (BENCH_SECONDS=5 per cell, BENCH_ROUNDS=3, BENCH_CONNECTIONS=64, BENCH_RATE=1000 by default)
 //
 // Saturated throughput: wrk (closed loop, BENCH_CONNECTIONS keep-alive connections) if installed, else autocannon.
 // Latency at a fixed rate: the open-loop load generator of test/support/load.ts at BENCH_RATE requests/s over
