@@ -8,16 +8,25 @@
  *   Content-Length or Transfer-Encoding), `Keep-Alive`, `Proxy-Connection`, `Upgrade`, `TE` except `trailers`.
  *   `Expect` goes too: node:http has already answered `100 Continue`, the app has nothing left to agree to.
  *   `Transfer-Encoding` stays: node's client frames the body by it.
- * - `Host` once, with the value node parsed (an absolute-form target has replaced it, request-target.ts); a repeated
- *   Host is dropped, and an HTTP/1.0 request without one gets the upstream's authority.
+ * - `Host` once, with the value node parsed (an absolute-form target has replaced it, request-target.ts; an empty Host
+ *   stays empty, RFC 9112 §3.2); a repeated Host is dropped, and an HTTP/1.0 request without one gets the upstream's
+ *   authority.
+ * - A request without a body whose method node would frame chunked by default (POST, PUT, PATCH, ...) gets
+ *   `Content-Length: 0`: node writes a flat header list as soon as the request is created, before it knows there is no
+ *   body, and would otherwise send `Transfer-Encoding: chunked` and an empty chunk — which an app that reads bodies
+ *   by Content-Length only takes for the start of a new request.
  * - X-Forwarded-For/-Port/-Proto: the client's values (fields a `Connection` option removed are not the client's to
- *   keep), then `,` and ours, as http-proxy's `xfwd` writes them. X-Forwarded-Host: the client's, else Host.
+ *   keep), then `,` and ours, as http-proxy's `xfwd` writes them. X-Forwarded-Host: the client's, else its Host, else
+ *   none (never the upstream's own address).
  *   An IPv4 client of the dual-stack listener is written in plain IPv4 (`::ffff:10.1.2.3` → `10.1.2.3`), as nginx and
  *   Envoy write it.
  */
 import {connectionOptions, isPlainConnection, PROTECTED, TE_TRAILERS} from './hop-by-hop.js';
 
 const MAPPED_IPV4 = '::ffff:';
+
+/** Methods node:http does not frame chunked by default (its `useChunkedEncodingByDefault` is false for them). */
+const UNFRAMED_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 /** The client address as X-Forwarded-For carries it. */
 export function forwardedFor(remoteAddress: string | undefined): string {
@@ -44,6 +53,7 @@ function join(existing: string | undefined, value: string): string {
 }
 
 export interface ForwardedRequest {
+  readonly method: string | undefined;
   /** The request's raw fields (`req.rawHeaders`). */
   readonly raw: readonly string[];
   /** The Host to send (`req.headers.host` after request-target.ts), undefined when the client sent none. */
@@ -69,6 +79,7 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
     named !== undefined && named.includes(lower) ? previous : join(previous, value);
   const out: string[] = [];
   let hostSent = false;
+  let framed = false;
   let te: string | undefined;
   let xff: string | undefined;
   let xfPort: string | undefined;
@@ -103,6 +114,9 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
         if (lower === 'connection' || lower === 'keep-alive') continue;
         break;
       }
+      case 14:
+        if (!framed && name.toLowerCase() === 'content-length') framed = true;
+        break;
       case 15:
         if (name.toLowerCase() === 'x-forwarded-for') {
           xff = claim('x-forwarded-for', xff, value);
@@ -122,12 +136,15 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
         }
         break;
       }
-      case 17:
-        if (name.toLowerCase() === 'x-forwarded-proto') {
-          xfProto = claim('x-forwarded-proto', xfProto, value);
+      case 17: {
+        const lower = name.toLowerCase();
+        if (lower === 'x-forwarded-proto') {
+          xfProto = claim(lower, xfProto, value);
           continue;
         }
+        if (lower === 'transfer-encoding') framed = true;
         break;
+      }
       default:
         break;
     }
@@ -135,8 +152,9 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
     out.push(name, value);
   }
   if (te !== undefined && (named === undefined || !named.includes('te')) && TE_TRAILERS.test(te)) out.push('te', 'trailers');
-  const host = r.host ?? r.upstreamAuthority;
-  if (!hostSent || r.host === undefined) out.push('host', host);
+  if (r.host === undefined) out.push('host', r.upstreamAuthority);
+  else if (!hostSent) out.push('host', r.host);
+  if (!framed && !UNFRAMED_BY_DEFAULT.has(r.method ?? 'GET')) out.push('content-length', '0');
   out.push(
     'x-forwarded-for',
     append(xff, forwardedFor(r.remoteAddress)),
@@ -144,8 +162,8 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
     append(xfPort, hostPort(r.host)),
     'x-forwarded-proto',
     append(xfProto, 'http'),
-    'x-forwarded-host',
-    xfHost || host,
   );
+  const xfh = xfHost || r.host;
+  if (xfh !== undefined) out.push('x-forwarded-host', xfh);
   return out;
 }

@@ -328,7 +328,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       return;
     }
     ex.attempts = 1;
-    ex.headers = upstreamRequestHeaders({raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority});
+    ex.headers = upstreamRequestHeaders({method: req.method, raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority});
     forwardRequest(req, res, ex, agent);
   };
 
@@ -353,6 +353,12 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     if (upstreamTimeoutMs > 0) proxyReq.setTimeout(upstreamTimeoutMs, onProxyReqTimeout);
     proxyReq.on('error', (err) => onUpstreamError(err, req, res, ex, proxyReq));
     proxyReq.on('response', (proxyRes) => onUpstreamResponse(proxyRes, req, res, ex));
+    // node closes the request without an error when the app answers a plain request with 101 (nobody listens for
+    // `upgrade`): without this the client would wait, with nothing in flight upstream, until it gave up.
+    proxyReq.on('close', () => {
+      if (ex.proxyReq !== proxyReq || ex.responded || ex.failed || res.destroyed) return;
+      fail(req, res, ex, UPSTREAM_FAILURES.bad_response, new Error('upstream closed the request without a usable response'));
+    });
     if (ex.attempts === 1 && hasBody(req)) {
       // The client's request stream failing (a reset mid-body) is not the upstream's fault: nothing to answer.
       req.once('error', () => res.destroy());

@@ -14,6 +14,10 @@
  * `reuseSocket`) and `req.onSocket()` as agent-base does
  * (https://github.com/TooTallNate/proxy-agents/blob/main/packages/agent-base/src/index.ts); everything else — a new
  * connection, queueing at maxSockets, returning sockets to the pool, the idle timeout — is node's own code.
+ *
+ * What the fast path leaves out of node's: resetting the reused socket's async resource (an internal API), so events
+ * of a reused socket (a reset, a timeout) run in the async context of the request that opened it. lameduck keeps no
+ * per-request AsyncLocalStorage; a tracer injected into it would attribute those events to an earlier request.
  */
 import {Agent, type ClientRequest} from 'node:http';
 import type {Socket} from 'node:net';

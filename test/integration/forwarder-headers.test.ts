@@ -5,6 +5,7 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import {fetchBuffer, HOST, rawExchange, startProxy, startUpstream, statusCodes, type Proxy, type Upstream} from './forwarder-harness.js';
+import {connect} from 'node:net';
 
 let upstream: Upstream;
 let proxy: Proxy;
@@ -98,6 +99,20 @@ describe('forwarder headers', () => {
     expect(res.body.toString()).toBe('seen POST /framing');
     expect(last().headers['content-length']).toBe('11');
     expect(upstream.completed()).toBeGreaterThan(0);
+  });
+
+  it('sends a POST without a body to the app with Content-Length: 0, not as a chunked body', async () => {
+    // A raw request: node's own client would add Content-Length itself.
+    const sock = connect(proxy.port, HOST);
+    const answer = new Promise<string>((resolve) => {
+      let out = '';
+      sock.on('data', (d) => (out += d.toString('latin1')));
+      sock.on('close', () => resolve(out));
+    });
+    sock.write('POST /logout HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n');
+    expect(await answer).toContain('seen POST /logout');
+    expect(last().headers['content-length']).toBe('0');
+    expect(last().headers['transfer-encoding']).toBeUndefined();
   });
 
   it('removes hop-by-hop response headers and keeps repeated and case-preserved end-to-end ones', async () => {

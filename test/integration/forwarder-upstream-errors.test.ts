@@ -119,6 +119,25 @@ describe('forwarder upstream errors', () => {
     }
   });
 
+  it('an app answering a plain request with 101: 502 at once, counted as bad_response (the client is not left waiting)', async () => {
+    // The connection stays open: node's client drops it without an error event, only `close`.
+    const up = await startRawUpstream((socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n'));
+    const proxy = await startProxy(`http://${HOST}:${up.port}`, {LAMEDUCK_UPSTREAM_TIMEOUT: '30s'});
+    try {
+      const started = performance.now();
+      const res = await fetchBuffer(proxy.port, {path: '/'});
+      expect(res.status).toBe(502);
+      expectCleanBody(res.body.toString());
+      // Long before the upstream timeout.
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(await proxy.metric('lameduck_upstream_errors_total', {reason: 'bad_response'})).toBe(1);
+      expect(proxy.forwarder.stats().inFlight).toBe(0);
+    } finally {
+      await proxy.close();
+      await up.close();
+    }
+  });
+
   it('reset before any response on a fresh connection: 502 reset, not retried', async () => {
     const up = await startRawUpstream((socket) => socket.resetAndDestroy());
     const proxy = await startProxy(`http://${HOST}:${up.port}`);

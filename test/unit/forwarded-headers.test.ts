@@ -1,7 +1,7 @@
 import {describe, expect, it} from '@jest/globals';
 import {forwardedFor, hostPort, upstreamRequestHeaders} from '../../proxy/src/forwarded-headers.js';
 
-const base = {host: 'shop.example', remoteAddress: '10.0.0.7', upstreamAuthority: '127.0.0.1:8080'};
+const base = {method: 'GET', host: 'shop.example', remoteAddress: '10.0.0.7', upstreamAuthority: '127.0.0.1:8080'};
 
 /** The list as pairs, for readable expectations. */
 function pairs(list: string[]): Array<[string, string]> {
@@ -54,10 +54,22 @@ describe('the header list sent to the app', () => {
     expect(list[1]).toBe('from-uri.example');
   });
 
-  it("gives an HTTP/1.0 request without Host the upstream's authority", () => {
+  it("gives an HTTP/1.0 request without Host the upstream's authority, and no X-Forwarded-Host (the client named none)", () => {
     const list = pairs(upstreamRequestHeaders({...base, host: undefined, raw: ['X-A', '1']}));
     expect(list).toContainEqual(['host', '127.0.0.1:8080']);
-    expect(list).toContainEqual(['x-forwarded-host', '127.0.0.1:8080']);
+    expect(list.map(([n]) => n)).not.toContain('x-forwarded-host');
+  });
+
+  it('frames a POST, PUT or PATCH without a body with Content-Length: 0, never chunked', () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'PROPFIND']) {
+      expect(pairs(upstreamRequestHeaders({...base, method, raw: ['Host', 'shop.example']}))).toContainEqual(['content-length', '0']);
+    }
+    // Methods node does not chunk by default, and requests that carry their own framing, are left as sent.
+    for (const method of ['GET', 'HEAD', 'DELETE', 'OPTIONS']) {
+      expect(upstreamRequestHeaders({...base, method, raw: ['Host', 'shop.example']})).not.toContain('content-length');
+    }
+    expect(pairs(upstreamRequestHeaders({...base, method: 'POST', raw: ['Host', 'shop.example', 'Content-Length', '3']})).filter(([n]) => n.toLowerCase() === 'content-length')).toEqual([['Content-Length', '3']]);
+    expect(upstreamRequestHeaders({...base, method: 'POST', raw: ['Host', 'shop.example', 'Transfer-Encoding', 'chunked']})).not.toContain('content-length');
   });
 
   it("appends to the client's X-Forwarded-* (repeated fields joined), keeps its X-Forwarded-Host", () => {
