@@ -21,7 +21,7 @@
  *   An IPv4 client of the dual-stack listener is written in plain IPv4 (`::ffff:10.1.2.3` → `10.1.2.3`), as nginx and
  *   Envoy write it.
  */
-import {connectionOptions, isPlainConnection, PROTECTED, TE_TRAILERS} from './hop-by-hop.js';
+import {namedByConnection, TE_TRAILERS} from './hop-by-hop.js';
 
 const MAPPED_IPV4 = '::ffff:';
 
@@ -66,15 +66,8 @@ export interface ForwardedRequest {
 
 export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
   const raw = r.raw;
-  // Fields named by a Connection option: almost every client sends none (`keep-alive` or no Connection at all).
-  let named: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 10 && !isPlainConnection(raw[i + 1]!) && name.toLowerCase() === 'connection') {
-      for (const option of connectionOptions(raw[i + 1])) if (!PROTECTED.has(option)) (named ??= []).push(option);
-    }
-  }
-  /** A client's X-Forwarded-* value, unless its own Connection header removed that field. */
+  const named = namedByConnection(raw);
+  /** A client's TE or X-Forwarded-* value, unless its own Connection header removed that field. */
   const claim = (lower: string, previous: string | undefined, value: string): string | undefined =>
     named !== undefined && named.includes(lower) ? previous : join(previous, value);
   const out: string[] = [];
@@ -92,7 +85,7 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
     switch (name.length) {
       case 2:
         if (name.toLowerCase() === 'te') {
-          te = join(te, value);
+          te = claim('te', te, value);
           continue;
         }
         break;
@@ -151,7 +144,7 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
     if (named !== undefined && named.includes(name.toLowerCase())) continue;
     out.push(name, value);
   }
-  if (te !== undefined && (named === undefined || !named.includes('te')) && TE_TRAILERS.test(te)) out.push('te', 'trailers');
+  if (te !== undefined && TE_TRAILERS.test(te)) out.push('te', 'trailers');
   if (r.host === undefined) out.push('host', r.upstreamAuthority);
   else if (!hostSent) out.push('host', r.host);
   if (!framed && !UNFRAMED_BY_DEFAULT.has(r.method ?? 'GET')) out.push('content-length', '0');

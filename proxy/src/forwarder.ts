@@ -32,7 +32,7 @@ import {ProxyServer, type ServerOptions} from 'http-proxy-3';
 import type {Config} from './config.js';
 import {createConnectionTracker, type TrackedConnection} from './connection-tracker.js';
 import {LameduckError} from './errors.js';
-import {upstreamRequestHeaders} from './forwarded-headers.js';
+import {forwardedFor, upstreamRequestHeaders} from './forwarded-headers.js';
 import {responseHeaders, stripRequestHopByHop} from './hop-by-hop.js';
 import {listenOn} from './listen.js';
 import {createLogThrottle} from './log-throttle.js';
@@ -107,8 +107,6 @@ interface Exchange {
   bad: boolean;
   /** The response closed and was accounted for (guards against a second `close`, see abandonResponses). */
   closed: boolean;
-  /** The header list sent upstream, kept for a retry. */
-  headers: string[] | undefined;
 }
 type TrackedResponse = ServerResponse & {[kExchange]?: Exchange};
 type TimedRequest = ClientRequest & {[kTimedOut]?: boolean};
@@ -228,8 +226,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const plainForwardedFor = (req: IncomingMessage): void => {
     const remote = req.socket.remoteAddress;
     const xff = req.headers['x-forwarded-for'];
-    if (remote === undefined || !remote.startsWith('::ffff:') || typeof xff !== 'string' || !xff.endsWith(remote)) return;
-    req.headers['x-forwarded-for'] = xff.slice(0, xff.length - remote.length) + remote.slice(7);
+    if (remote === undefined || typeof xff !== 'string' || !xff.endsWith(remote)) return;
+    req.headers['x-forwarded-for'] = xff.slice(0, xff.length - remote.length) + forwardedFor(remote);
   };
   proxy.before('ws', 'stream', plainForwardedFor);
 
@@ -305,7 +303,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const start = now();
     const conn = tracker.get(req.socket as Socket);
-    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, proxyReq: undefined, responded: false, failed: undefined, bad: false, closed: false, headers: undefined};
+    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, proxyReq: undefined, responded: false, failed: undefined, bad: false, closed: false};
     (res as TrackedResponse)[kExchange] = ex;
     if (conn) conn.responses.push(res);
     inFlight++;
@@ -328,7 +326,6 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       return;
     }
     ex.attempts = 1;
-    ex.headers = upstreamRequestHeaders({method: req.method, raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority});
     forwardRequest(req, res, ex, agent);
   };
 
@@ -342,7 +339,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       port: upstreamPort,
       method: req.method,
       path: req.url,
-      headers: ex.headers,
+      headers: upstreamRequestHeaders({method: req.method, raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority}),
       agent: via,
       // Host is in the list already (the client's).
       setHost: false,

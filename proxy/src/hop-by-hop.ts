@@ -10,7 +10,7 @@
  */
 import type {IncomingHttpHeaders} from 'node:http';
 
-export const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
+const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
 
 /** Lower-cased, trimmed option names of a Connection header value, without the empty ones. */
 export function connectionOptions(value: string | readonly string[] | undefined): string[] {
@@ -25,7 +25,7 @@ export function connectionOptions(value: string | readonly string[] | undefined)
 }
 
 /** `keep-alive` or `close` alone, what almost every peer sends: nothing to parse, no header named. */
-export function isPlainConnection(value: string | readonly string[]): boolean {
+function isPlainConnection(value: string | readonly string[]): boolean {
   if (typeof value !== 'string' || (value.length !== 10 && value.length !== 5)) return false;
   const lower = value.toLowerCase();
   return lower === 'keep-alive' || lower === 'close';
@@ -62,6 +62,24 @@ export function stripRequestHopByHop(headers: IncomingHttpHeaders, upgrade: bool
   else if (headers.upgrade !== undefined) delete headers.upgrade;
 }
 
+/**
+ * The lower-cased fields a raw header list's `Connection` options name (never Host or the body framing; `close` and
+ * `keep-alive` name no field), or undefined when there are none — what almost every peer sends.
+ */
+export function namedByConnection(raw: readonly string[]): string[] | undefined {
+  let named: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && !isPlainConnection(raw[i + 1]!) && name.toLowerCase() === 'connection') {
+      for (const option of connectionOptions(raw[i + 1])) {
+        if (option === 'close' || option === 'keep-alive' || PROTECTED.has(option)) continue;
+        (named ??= []).push(option);
+      }
+    }
+  }
+  return named;
+}
+
 /** True when the lower-cased `name` is always hop-by-hop in a response. */
 function isResponseHopByHop(name: string, keepTrailer: boolean): boolean {
   // Switch on the length first: most headers are rejected without lower-casing them.
@@ -94,16 +112,7 @@ function isResponseHopByHop(name: string, keepTrailer: boolean): boolean {
  * @param close append `Connection: close` (drain): node:http then closes the client connection after the response.
  */
 export function responseHeaders(raw: readonly string[], keepTrailer: boolean, close: boolean): string[] {
-  let named: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection' && !isPlainConnection(raw[i + 1]!)) {
-      for (const option of connectionOptions(raw[i + 1])) {
-        if (option === 'close' || option === 'keep-alive' || PROTECTED.has(option)) continue;
-        (named ??= []).push(option);
-      }
-    }
-  }
+  const named = namedByConnection(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;

@@ -86,6 +86,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
   let summary: DrainSummary | undefined;
   let stopPodWatch: (() => void) | undefined;
   let unknownExitTimer: ReturnType<typeof setTimeout> | undefined;
+  let exiting = false;
 
   const maybeExit = (): void => {
     if (!summary) return;
@@ -93,21 +94,23 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     // policy brings a fresh, serving sidecar. A drain whose pod state is unknown (a native-mode fallback drain: a
     // termination, or an app restart after a failed liveness probe?) waits one exit margin for kubelet's SIGTERM,
     // then exits anyway rather than answer /readyz 503 for ever; during a real termination kubelet restarts nothing.
-    const exitNow = sigterm || (summary.trigger === 'token' && summary.podTerminating !== true);
-    if (!exitNow && summary.podTerminating !== true && !unknownExitTimer) {
+    if (sigterm || (summary.trigger === 'token' && summary.podTerminating !== true)) return exit();
+    if (summary.podTerminating !== true && !unknownExitTimer) {
       unknownExitTimer = setTimeout(() => {
         log.info('no SIGTERM after the drain of a pod not known to be terminating: exiting', {waitedMs: config.exitMarginMs});
-        sigterm = true;
-        maybeExit();
+        exit();
       }, config.exitMarginMs);
       unknownExitTimer.unref?.();
     }
-    if (exitNow) {
-      if (unknownExitTimer) clearTimeout(unknownExitTimer);
-      stopPodWatch?.();
-      cluster?.close();
-      void admin.close().then(() => resolveExit(0));
-    }
+  };
+
+  const exit = (): void => {
+    if (exiting) return;
+    exiting = true;
+    if (unknownExitTimer) clearTimeout(unknownExitTimer);
+    stopPodWatch?.();
+    cluster?.close();
+    void admin.close().then(() => resolveExit(0));
   };
 
   // Whatever started the drain (signal, /prestop, token, pod watch), its end decides the exit.
