@@ -1,20 +1,20 @@
 /**
  * The header list of a request as it is sent to the app: the client's fields minus the hop-by-hop ones, plus
  * X-Forwarded-For/-Port/-Proto/-Host. Built in one pass over `req.rawHeaders` as a flat `[name, value, ...]` list
- * that node:http sends as is (no per-field `setHeader`, the client's case and order, repeated fields kept: what
+ * that the upstream client sends as is (no per-field `setHeader`, the client's case and order, repeated fields kept: what
  * nginx and HAProxy forward).
  *
  * - Hop-by-hop (RFC 9110 §7.6.1, rules in hop-by-hop.ts): `Connection` and every field it names (never Host,
  *   Content-Length or Transfer-Encoding), `Keep-Alive`, `Proxy-Connection`, `Upgrade`, `TE` except `trailers`.
  *   `Expect` goes too: node:http has already answered `100 Continue`, the app has nothing left to agree to.
- *   `Transfer-Encoding` stays: node's client frames the body by it.
+ *   `Transfer-Encoding` goes as well: the upstream client (undici, upstream-pool.ts) frames a body itself, chunked when
+ *   it has no Content-Length, and refuses a Transfer-Encoding field.
  * - `Host` once, with the value node parsed (an absolute-form target has replaced it, request-target.ts; an empty Host
  *   stays empty, RFC 9112 §3.2); a repeated Host is dropped, and an HTTP/1.0 request without one gets the upstream's
  *   authority.
- * - A request without a body whose method node would frame chunked by default (POST, PUT, PATCH, ...) gets
- *   `Content-Length: 0`: node writes a flat header list as soon as the request is created, before it knows there is no
- *   body, and would otherwise send `Transfer-Encoding: chunked` and an empty chunk — which an app that reads bodies
- *   by Content-Length only takes for the start of a new request.
+ * - A request without a body whose method usually carries one (POST, PUT, PATCH, ...: every method outside the list
+ *   below) gets an explicit `Content-Length: 0`, so an app that reads bodies by Content-Length never waits for one
+ *   (with node's client, the chunked empty body it sent instead was taken for the start of a new request).
  * - X-Forwarded-For/-Port/-Proto: the client's values (fields a `Connection` option removed are not the client's to
  *   keep), then `,` and ours, as http-proxy's `xfwd` writes them. X-Forwarded-Host: the client's, else its Host, else
  *   none (never the upstream's own address).
@@ -25,7 +25,7 @@ import {namedByConnection, TE_TRAILERS} from './hop-by-hop.js';
 
 const MAPPED_IPV4 = '::ffff:';
 
-/** Methods node:http does not frame chunked by default (its `useChunkedEncodingByDefault` is false for them). */
+/** Methods sent without any body framing when they have no body (node:http's `useChunkedEncodingByDefault` list). */
 const UNFRAMED_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 /** The client address as X-Forwarded-For carries it. */
@@ -135,7 +135,11 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
           xfProto = claim(lower, xfProto, value);
           continue;
         }
-        if (lower === 'transfer-encoding') framed = true;
+        if (lower === 'transfer-encoding') {
+          // The upstream client frames the body itself (chunked when there is no Content-Length).
+          framed = true;
+          continue;
+        }
         break;
       }
       default:

@@ -2,14 +2,14 @@
  * The data plane (DESIGN.md "Data plane"): an HTTP/1.1 reverse proxy in front of the app, with the counts and
  * controls the drain needs.
  *
- * - Plain requests go through node:http directly (one `http.request` per exchange, the header list built in one pass
- *   by forwarded-headers.ts); WebSocket upgrades go through http-proxy-3. Why not http-proxy-3 for everything: in
- *   the same run, http-proxy-3 alone with the least options costs ~25–30 µs of CPU per request over this path, which
- *   held lameduck at 0.65× the naive pipe's throughput (issue 7, docs/performance.md "The request path").
+ * - Plain requests: node:http's server takes them, undici's client sends them upstream (upstream-pool.ts; the header
+ *   list built in one pass by forwarded-headers.ts); WebSocket upgrades go through http-proxy-3. Why not http-proxy-3
+ *   for everything: in the same run it cost ~25–30 µs of CPU per request over a bare node:http forward, and
+ *   node:http's client in turn ~1.5× undici's per request (issue 7, docs/performance.md "The request path").
  * - Streams bodies both ways (pipes with backpressure, never buffered); X-Forwarded-For/-Port/-Proto/-Host; hop-by-hop
  *   headers removed both ways (hop-by-hop.ts). HTTP/2 and h2c are not supported yet.
- * - Upstream through a keep-alive pool (upstream-agent.ts). An idempotent request without a body that meets a reset
- *   on a *reused* pooled socket before any response byte is retried once on a fresh attempt: the app closed an idle
+ * - Upstream through a keep-alive pool (upstream-pool.ts). An idempotent request without a body that meets a reset
+ *   on a *reused* pooled connection before any response byte is retried once on a fresh connection: the app closed an idle
  *   socket just as we picked it, and nothing reached the app (RFC 9110 §9.2.2 allows the retry).
  * - Upstream failures: refused 502, timeout 504, reset or malformed response 502, a one-line text body, a metric by
  *   reason and a rate-limited warning. A failure after the response head was sent can only cut the client connection.
@@ -25,10 +25,11 @@
  * Requests read `phase()` twice (at arrival for the metrics label, at the response head for `Connection: close`); no
  * logging per request above debug; per request one small state object and one close listener.
  */
-import {createServer, request, STATUS_CODES, type Agent, type ClientRequest, type IncomingMessage, type ServerResponse} from 'node:http';
+import {createServer, STATUS_CODES, type IncomingMessage, type ServerResponse} from 'node:http';
+import type {Dispatcher} from 'undici';
 import type {AddressInfo, Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
-import {ProxyServer, type ServerOptions} from 'http-proxy-3';
+import type {ProxyServer, ServerOptions} from 'http-proxy-3';
 import type {Config} from './config.js';
 import {createConnectionTracker, type TrackedConnection} from './connection-tracker.js';
 import {LameduckError} from './errors.js';
@@ -42,7 +43,7 @@ import type {Phase} from './phase.js';
 import {createProbeMatcher} from './probe-requests.js';
 import {checkRequest, hasBody, MAX_HEADERS_COUNT} from './request-guard.js';
 import {normalizeRequestTarget} from './request-target.js';
-import {createUpstreamAgent} from './upstream-agent.js';
+import {createUpstreamPool, type UpstreamLease} from './upstream-pool.js';
 import {classifyUpstreamError, UPSTREAM_FAILURES, type UpstreamFailure} from './upstream-errors.js';
 
 export interface ForwarderDeps {
@@ -89,7 +90,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 export const STATUS_CLIENT_CLOSED = 499;
 
 const kExchange = Symbol('lameduck.exchange');
-const kTimedOut = Symbol('lameduck.timedOut');
 
 /** Per-request state: one small object, also reached from the response (the clientError handler only has the socket). */
 interface Exchange {
@@ -98,7 +98,8 @@ interface Exchange {
   readonly phase: Phase;
   readonly conn: TrackedConnection | undefined;
   attempts: number;
-  proxyReq: ClientRequest | undefined;
+  /** The current upstream attempt (undici's handler), to abort it when the client goes away. */
+  attempt: {abort(): void} | undefined;
   /** The upstream response head arrived (from then on, failures can only cut the client connection). */
   responded: boolean;
   /** An upstream failure was answered (or cut): do not count the end as a client abort, do not answer twice. */
@@ -109,7 +110,6 @@ interface Exchange {
   closed: boolean;
 }
 type TrackedResponse = ServerResponse & {[kExchange]?: Exchange};
-type TimedRequest = ClientRequest & {[kTimedOut]?: boolean};
 
 /** Per WebSocket handshake. */
 interface UpgradeState {
@@ -179,7 +179,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   let resolveClose: (() => void) | undefined;
   let cut: {requests: number; upgrades: number; connections: number} | undefined;
 
-  const agent = createUpstreamAgent(config);
+  const pool = createUpstreamPool(config);
   const upgrades = new WeakMap<Socket, UpgradeState>();
 
   const checkDrained = (): void => {
@@ -187,7 +187,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const resolve = resolveClose;
     resolveClose = undefined;
     // Nothing will be forwarded any more: release the pooled upstream sockets rather than wait for their idle timeout.
-    agent.destroy();
+    pool.destroy();
     resolve();
   };
 
@@ -213,14 +213,21 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     },
   });
 
-  // WebSocket upgrades only (plain requests: forwardRequest below).
-  const proxy = new ProxyServer({
-    target: config.upstream,
-    xfwd: true,
-    // Passed through as req.url: no URL parsing and normalisation per request (the app sees the path as sent).
-    toProxy: true,
-    prependPath: false,
-  });
+  // WebSocket upgrades only (plain requests: forwardRequest below). http-proxy-3 (with follow-redirects and debug) is
+  // loaded when the first WebSocket arrives: ~2 MB of idle RSS that a pod without WebSockets does not pay (issue 7).
+  let wsProxy: Promise<ProxyServer> | undefined;
+  const loadWsProxy = (): Promise<ProxyServer> =>
+    (wsProxy ??= import('http-proxy-3').then(({ProxyServer}) =>
+      setUpWsProxy(
+        new ProxyServer({
+          target: config.upstream,
+          xfwd: true,
+          // Passed through as req.url: no URL parsing and normalisation per request (the app sees the path as sent).
+          toProxy: true,
+          prependPath: false,
+        }),
+      ),
+    ));
   // On the dual-stack `::` listener an IPv4 client's address reads `::ffff:10.1.2.3`; X-Forwarded-For carries the
   // plain IPv4 form that apps and allow-lists expect (as nginx and Envoy write it). Runs after http-proxy's XHeaders.
   const plainForwardedFor = (req: IncomingMessage): void => {
@@ -229,12 +236,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     if (remote === undefined || typeof xff !== 'string' || !xff.endsWith(remote)) return;
     req.headers['x-forwarded-for'] = xff.slice(0, xff.length - remote.length) + forwardedFor(remote);
   };
-  proxy.before('ws', 'stream', plainForwardedFor);
 
-  const upstreamHost = config.upstream.hostname.replace(/^\[(.*)\]$/, '$1');
-  const upstreamPort = Number(config.upstream.port || 80);
   const upstreamAuthority = config.upstream.host;
-  const upstreamTimeoutMs = config.upstreamTimeoutMs;
 
   /** Whether this response must close its connection: any drain phase, or closing. */
   const mustClose = (): boolean => closing || phase() !== 'serving';
@@ -275,7 +278,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     inFlight--;
     metrics.requestsInFlight.dec();
     // The client went away (or the deadline cut it): the app's request is aborted too, so the app sees `close`.
-    if (!res.writableFinished) ex.proxyReq?.destroy();
+    if (!res.writableFinished) ex.attempt?.abort();
     let status: number;
     if (res.writableFinished) {
       status = res.statusCode;
@@ -303,7 +306,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const start = now();
     const conn = tracker.get(req.socket as Socket);
-    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, proxyReq: undefined, responded: false, failed: undefined, bad: false, closed: false};
+    const ex: Exchange = {start, phase: phase(), conn, attempts: 0, attempt: undefined, responded: false, failed: undefined, bad: false, closed: false};
     (res as TrackedResponse)[kExchange] = ex;
     if (conn) conn.responses.push(res);
     inFlight++;
@@ -326,125 +329,145 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       return;
     }
     ex.attempts = 1;
-    forwardRequest(req, res, ex, agent);
+    forwardRequest(req, res, ex);
   };
 
   /**
-   * One attempt at the upstream. The retry goes on a fresh connection (`agent: false`): after a burst's idle gap every
-   * pooled socket may be as stale as the one that just failed.
+   * One attempt at the upstream, on a pooled connection; the retry (attempt 2) on a fresh one, since after a burst's
+   * idle gap every pooled connection may be as stale as the one that just failed.
    */
-  const forwardRequest = (req: IncomingMessage, res: ServerResponse, ex: Exchange, via: Agent | false): void => {
-    const proxyReq: TimedRequest = request({
-      host: upstreamHost,
-      port: upstreamPort,
-      method: req.method,
-      path: req.url,
-      headers: upstreamRequestHeaders({method: req.method, raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority}),
-      agent: via,
-      // Host is in the list already (the client's).
-      setHost: false,
-    });
-    ex.proxyReq = proxyReq;
-    // An idle upstream (no byte either way for this long) is a 504; marked first, since destroy() surfaces as a
-    // plain "socket hang up".
-    if (upstreamTimeoutMs > 0) proxyReq.setTimeout(upstreamTimeoutMs, onProxyReqTimeout);
-    proxyReq.on('error', (err) => onUpstreamError(err, req, res, ex, proxyReq));
-    proxyReq.on('response', (proxyRes) => onUpstreamResponse(proxyRes, req, res, ex));
-    // node closes the request without an error when the app answers a plain request with 101 (nobody listens for
-    // `upgrade`): without this the client would wait, with nothing in flight upstream, until it gave up.
-    proxyReq.on('close', () => {
-      if (ex.proxyReq !== proxyReq || ex.responded || ex.failed || res.destroyed) return;
-      fail(req, res, ex, UPSTREAM_FAILURES.bad_response, new Error('upstream closed the request without a usable response'));
-    });
-    if (ex.attempts === 1 && hasBody(req)) {
+  const forwardRequest = (req: IncomingMessage, res: ServerResponse, ex: Exchange): void => {
+    pool.lease((lease) => {
+      // The client left while the request waited for a connection (all maxSockets busy): nothing to send.
+      if (ex.closed || res.destroyed) {
+        lease.release();
+        return;
+      }
+      const attempt = new Attempt(req, res, ex, lease);
+      ex.attempt = attempt;
+      const withBody = ex.attempts === 1 && hasBody(req);
       // The client's request stream failing (a reset mid-body) is not the upstream's fault: nothing to answer.
-      req.once('error', () => res.destroy());
-      req.pipe(proxyReq);
-    } else {
-      proxyReq.end();
-    }
+      if (withBody) req.once('error', () => res.destroy());
+      lease.dispatch(
+        {
+          path: req.url!,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: upstreamRequestHeaders({method: req.method, raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority}),
+          body: withBody ? req : null,
+        },
+        attempt,
+      );
+    }, ex.attempts > 1);
   };
 
-  const onUpstreamError = (err: Error, req: IncomingMessage, res: ServerResponse, ex: Exchange, proxyReq: TimedRequest): void => {
-    // Answered already, the client is gone (counted at close), or an earlier attempt's late error.
-    if (ex.failed || res.destroyed || ex.proxyReq !== proxyReq) return;
-    // After the response head, the response stream's close decides (onUpstreamResponse); this is e.g. an EPIPE on a
-    // body the upstream stopped reading.
-    if (ex.responded) return;
-    const code = (err as NodeJS.ErrnoException).code;
-    const timedOut = proxyReq[kTimedOut] === true;
-    if (
-      ex.attempts === 1 &&
-      !timedOut &&
-      (code === 'ECONNRESET' || code === 'EPIPE') &&
-      proxyReq.reusedSocket &&
-      IDEMPOTENT.has(req.method ?? '') &&
-      !hasBody(req)
-    ) {
-      ex.attempts = 2;
-      metrics.upstreamRetries.inc();
-      if (debug) log.debug('retrying after a reset on a reused upstream socket', {method: req.method, url: req.url, code});
-      forwardRequest(req, res, ex, false);
-      return;
+  /**
+   * undici's handler for one attempt (the raw-header callbacks: the response head arrives as the app wrote it, case,
+   * order and repeated fields kept, without a parsed copy). One object per attempt.
+   */
+  class Attempt implements Dispatcher.DispatchHandler {
+    private abortUpstream: ((err?: Error) => void) | undefined;
+    private keepTrailer = false;
+    private resumeUpstream: (() => void) | undefined;
+    constructor(
+      private readonly req: IncomingMessage,
+      private readonly res: ServerResponse,
+      private readonly ex: Exchange,
+      private readonly lease: UpstreamLease,
+    ) {}
+
+    /** Aborts the upstream request (the client went away, or the deadline): the app sees its connection close. */
+    abort(): void {
+      this.abortUpstream?.();
     }
-    fail(req, res, ex, classifyUpstreamError(err, timedOut), err);
-  };
+
+    onConnect(abort: (err?: Error) => void): void {
+      this.abortUpstream = abort;
+    }
+
+    onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+      // An informational response (103 Early Hints, ...): not relayed, the final one follows.
+      if (status < 200) return true;
+      const {req, res, ex} = this;
+      if (ex.failed || res.destroyed) {
+        this.abort();
+        return false;
+      }
+      ex.responded = true;
+      const headers = new Array<string>(raw.length);
+      let trailer = false;
+      let length = false;
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i]!.toString('latin1');
+        headers[i] = name;
+        headers[i + 1] = raw[i + 1]!.toString('latin1');
+        if (name.length === 7 && name.toLowerCase() === 'trailer') trailer = true;
+        else if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+      }
+      // A `Trailer` declaration can only be honoured when node will send the response chunked.
+      this.keepTrailer = trailer && !length && res.useChunkedEncodingByDefault && req.method !== 'HEAD' && status !== 204 && status !== 304;
+      try {
+        res.writeHead(status, statusText || undefined, responseHeaders(headers, this.keepTrailer, mustClose()));
+      } catch (err) {
+        // node refused to relay the head (e.g. an invalid status code): the response is malformed for the client too.
+        this.abort();
+        if (res.headersSent) res.destroy();
+        else fail(req, res, ex, UPSTREAM_FAILURES.bad_response, err);
+        return false;
+      }
+      // A write after the client went away must not take the sidecar down.
+      res.on('error', onResponseError);
+      this.resumeUpstream = resume;
+      return true;
+    }
+
+    onData(chunk: Buffer): boolean {
+      const res = this.res;
+      if (res.destroyed) return true; // the close handler aborts the upstream
+      if (res.write(chunk)) return true;
+      // Backpressure: undici stops reading from the app until the client has taken this chunk.
+      res.once('drain', this.resumeUpstream!);
+      return false;
+    }
+
+    onComplete(trailers: Buffer[] | string[] | null): void {
+      this.lease.release();
+      const res = this.res;
+      if (res.destroyed) return;
+      if (this.keepTrailer && trailers !== null && trailers.length > 0 && res.chunkedEncoding) {
+        const list: [string, string][] = [];
+        for (let i = 0; i < trailers.length; i += 2) list.push([trailers[i]!.toString('latin1'), trailers[i + 1]!.toString('latin1')]);
+        res.addTrailers(list);
+      }
+      res.end();
+    }
+
+    onError(err: Error): void {
+      this.lease.release();
+      const {req, res, ex} = this;
+      // Answered already, the client is gone (counted at close), or an earlier attempt's late error.
+      if (ex.failed || res.destroyed || ex.attempt !== this) return;
+      const failure = classifyUpstreamError(err, false);
+      if (ex.responded) {
+        // The upstream died (or went silent) in the middle of the body: the client must not take a truncated body
+        // for a complete one, so its connection is cut.
+        fail(req, res, ex, failure.reason === 'timeout' ? UPSTREAM_FAILURES.timeout : UPSTREAM_FAILURES.reset, err);
+        return;
+      }
+      if (ex.attempts === 1 && failure.reason === 'reset' && this.lease.reused && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) {
+        ex.attempts = 2;
+        metrics.upstreamRetries.inc();
+        if (debug) log.debug('retrying after a reset on a reused upstream connection', {method: req.method, url: req.url, code: (err as NodeJS.ErrnoException).code});
+        forwardRequest(req, res, ex);
+        return;
+      }
+      fail(req, res, ex, failure, err);
+    }
+  }
 
   function onResponseError(this: ServerResponse, err: Error): void {
     if (debug) log.debug('response error', {error: err});
     this.destroy();
   }
-
-  function onProxyReqTimeout(this: TimedRequest): void {
-    this[kTimedOut] = true;
-    this.destroy();
-  }
-
-  const onUpstreamResponse = (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse, ex: Exchange): void => {
-    if (ex.failed || res.destroyed) {
-      proxyRes.resume();
-      return;
-    }
-    ex.responded = true;
-    const status = proxyRes.statusCode ?? 502;
-    // A `Trailer` declaration can only be honoured when node will send the response chunked.
-    const keepTrailer =
-      proxyRes.headers.trailer !== undefined &&
-      proxyRes.headers['content-length'] === undefined &&
-      res.useChunkedEncodingByDefault &&
-      req.method !== 'HEAD' &&
-      status !== 204 &&
-      status !== 304;
-    try {
-      res.writeHead(status, proxyRes.statusMessage || undefined, responseHeaders(proxyRes.rawHeaders, keepTrailer, mustClose()));
-    } catch (err) {
-      // node refused to relay the head (e.g. an invalid status code): the response is malformed for the client too.
-      ex.proxyReq?.destroy();
-      proxyRes.resume();
-      if (res.headersSent) res.destroy();
-      else fail(req, res, ex, UPSTREAM_FAILURES.bad_response, err);
-      return;
-    }
-    proxyRes.once('close', () => {
-      if (proxyRes.complete || res.destroyed || res.writableFinished || ex.failed) return;
-      // The upstream died (or timed out) in the middle of the body: the client must not take a truncated body for a
-      // complete one, so its connection is cut.
-      const timedOut = (ex.proxyReq as TimedRequest | undefined)?.[kTimedOut] === true;
-      fail(req, res, ex, timedOut ? UPSTREAM_FAILURES.timeout : UPSTREAM_FAILURES.reset, new Error('upstream response ended early'));
-    });
-    if (keepTrailer) {
-      proxyRes.once('end', () => {
-        const raw = proxyRes.rawTrailers;
-        if (raw.length === 0 || !res.chunkedEncoding) return;
-        const trailers: [string, string][] = [];
-        for (let i = 0; i < raw.length; i += 2) trailers.push([raw[i]!, raw[i + 1]!]);
-        res.addTrailers(trailers);
-      });
-    }
-    // pipe() rethrows a destination error nobody listens to: never let a response error take the sidecar down.
-    res.on('error', onResponseError);
-    proxyRes.pipe(res);
-  };
 
   // ---- WebSocket (and other) upgrades ----
 
@@ -478,29 +501,51 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     }
     upgrades.set(socket, st);
     stripRequestHopByHop(req.headers, true);
-    proxy.ws(req, socket, head, WS_OPTIONS, onWsError);
+    // Until the proxy pipes it, the socket buffers (node leaves an upgraded socket paused).
+    loadWsProxy().then(
+      (proxy) => {
+        if (socket.destroyed) {
+          // The client left while the module loaded: nothing reached the app.
+          metrics.observeRequest(st.phase, STATUS_CLIENT_CLOSED, (now() - st.start) / 1000);
+          return;
+        }
+        proxy.ws(req, socket, head, WS_OPTIONS, onWsError);
+      },
+      (err: unknown) => {
+        log.error('websocket proxy failed to load', {error: err});
+        rejectUpgrade(socket, st, 502, text(502, 'websocket proxy unavailable'));
+      },
+    );
   };
 
-  proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
-    const st = upgrades.get(socket);
-    if (!st) return;
-    // http-proxy applies no timeout to the handshake; without one a silent upstream would hold the client forever.
-    // (After the 101, http-proxy sets the socket timeout to 0: an idle WebSocket is not a timeout.)
-    if (config.upstreamTimeoutMs > 0) {
-      proxyReq.setTimeout(config.upstreamTimeoutMs, () => {
-        st.timedOut = true;
-        proxyReq.destroy();
+  const setUpWsProxy = (proxy: ProxyServer): ProxyServer => {
+    proxy.before('ws', 'stream', plainForwardedFor);
+    proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
+      const st = upgrades.get(socket);
+      if (!st) return;
+      // http-proxy applies no timeout to the handshake; without one a silent upstream would hold the client forever.
+      // (After the 101, http-proxy sets the socket timeout to 0: an idle WebSocket is not a timeout.)
+      if (config.upstreamTimeoutMs > 0) {
+        proxyReq.setTimeout(config.upstreamTimeoutMs, () => {
+          st.timedOut = true;
+          proxyReq.destroy();
+        });
+      }
+      proxyReq.once('upgrade', () => {
+        st.state = 'open';
+        metrics.observeRequest(st.phase, 101, (now() - st.start) / 1000);
       });
-    }
-    proxyReq.once('upgrade', () => {
-      st.state = 'open';
-      metrics.observeRequest(st.phase, 101, (now() - st.start) / 1000);
+      proxyReq.once('response', (proxyRes: IncomingMessage) => {
+        st.state = 'answered';
+        metrics.observeRequest(st.phase, proxyRes.statusCode ?? 502, (now() - st.start) / 1000);
+      });
     });
-    proxyReq.once('response', (proxyRes: IncomingMessage) => {
-      st.state = 'answered';
-      metrics.observeRequest(st.phase, proxyRes.statusCode ?? 502, (now() - st.start) / 1000);
+    // Errors http-proxy emits outside the callbacks: client socket errors during an upgrade. The socket closes itself.
+    proxy.on('error', (err) => {
+      if (debug) log.debug('proxy socket error', {error: err});
     });
-  });
+    return proxy;
+  };
 
   const onWsError = (err: Error, _req: IncomingMessage, resOrSocket: ServerResponse | Socket): void => {
     const socket = resOrSocket as Socket;
@@ -520,11 +565,6 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     // http-proxy calls socket.destroySoon() right after this callback: the answer is flushed before the close.
     if (socket.writable) socket.write(textResponse(failure.status, failure.body));
   };
-
-  // Errors http-proxy emits outside the callbacks: client socket errors during an upgrade. The socket closes itself.
-  proxy.on('error', (err) => {
-    if (debug) log.debug('proxy socket error', {error: err});
-  });
 
   // ---- the server ----
 
@@ -641,7 +681,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       if (requests > 0) metrics.cut.inc({kind: 'request'}, requests);
       if (upgraded > 0) metrics.cut.inc({kind: 'upgrade'}, upgraded);
       if (connections > 0) metrics.cut.inc({kind: 'connection'}, connections);
-      agent.destroy();
+      pool.destroy();
       throttle.dispose();
       if (requests + upgraded + connections > 0) log.info('cut connections at the deadline', {...cut});
       return {...cut};

@@ -29,8 +29,11 @@ export const UPSTREAM_FAILURES: Readonly<Record<UpstreamErrorReason, UpstreamFai
 });
 
 /**
- * @param timedOut the proxy gave up waiting (http-proxy's proxyTimeout destroys the request, which then surfaces as
- *   a plain "socket hang up", so the caller must say so).
+ * @param timedOut the proxy gave up waiting by itself (the WebSocket handshake's timer destroys the request, which
+ *   then surfaces as a plain "socket hang up", so the caller must say so).
+ *
+ * Codes from node's sockets and http client (ECONNREFUSED, ECONNRESET, HPE_*) and from undici's client
+ * (https://github.com/nodejs/undici/blob/main/docs/docs/api/Errors.md: UND_ERR_*).
  */
 export function classifyUpstreamError(err: unknown, timedOut: boolean): UpstreamFailure {
   if (timedOut) return UPSTREAM_FAILURES.timeout;
@@ -39,14 +42,26 @@ export function classifyUpstreamError(err: unknown, timedOut: boolean): Upstream
     case 'ECONNREFUSED':
       return UPSTREAM_FAILURES.refused;
     case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
       return UPSTREAM_FAILURES.timeout;
     case 'ECONNRESET':
     case 'EPIPE':
     case 'ECONNABORTED':
       return UPSTREAM_FAILURES.reset;
+    case 'UND_ERR_SOCKET':
+      // "other side closed" is a close; "bad upgrade" (a 101 to a plain request) and "bad response" (a 100 Continue
+      // the request did not ask for) are responses undici refuses.
+      return /^bad /.test((err as Error).message) ? UPSTREAM_FAILURES.bad_response : UPSTREAM_FAILURES.reset;
+    case 'UND_ERR_HEADERS_OVERFLOW':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+      return UPSTREAM_FAILURES.bad_response;
     default:
-      // node's HTTP parser (llhttp) rejected the response: HPE_INVALID_CONSTANT, HPE_INVALID_HEADER_TOKEN, ...
-      if (typeof code === 'string' && code.startsWith('HPE_')) return UPSTREAM_FAILURES.bad_response;
+      // The HTTP parser (llhttp) rejected the response: HPE_INVALID_CONSTANT, HPE_INVALID_HEADER_TOKEN, ... (undici's
+      // HTTPParserError does not always carry the code).
+      if ((typeof code === 'string' && code.startsWith('HPE_')) || (err as Error | null)?.name === 'HTTPParserError') return UPSTREAM_FAILURES.bad_response;
       return UPSTREAM_FAILURES.other;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The upstream connection pool (upstream-agent.ts): requests reuse idle keep-alive connections to the app, the most
+ * The upstream connection pool (upstream-pool.ts): requests reuse idle keep-alive connections to the app, the most
  * recently used first; at most LAMEDUCK_UPSTREAM_MAX_SOCKETS at once (the rest wait, none fail); idle connections
  * close after LAMEDUCK_UPSTREAM_IDLE_TIMEOUT; a pooled connection the app closed is never handed out.
  */

@@ -1,0 +1,162 @@
+/**
+ * The keep-alive connection pool to the app, on undici's HTTP/1.1 client (https://github.com/nodejs/undici).
+ *
+ * Why undici and not node:http's ClientRequest: the upstream half of a request is most of what a Node proxy spends
+ * per request. In the same run (issue 7, docs/performance.md "The upstream client"), a node:http server forwarding
+ * through undici carried ~1.7× the requests per core of the same server forwarding through `http.request` with a
+ * keep-alive Agent. undici parses responses with llhttp too (as WebAssembly) and hands over the raw head and body
+ * chunks without building an IncomingMessage stream per response.
+ *
+ * One undici `Client` per connection (pipelining 1: one request at a time on a connection, as node's Agent does),
+ * pooled here rather than in undici's `Pool` for two things the forwarder needs:
+ * - **Reuse is known.** A lease says whether its connection had already carried a request: only then can a reset
+ *   before any response byte be the keep-alive race (the app closed the idle connection as we picked it), which the
+ *   forwarder retries once for idempotent requests (RFC 9110 §9.2.2).
+ * - **LIFO.** The most recently used idle connection goes first, so under light load the others reach the idle
+ *   timeout and close on our side, instead of every connection being kept barely alive until the app closes it.
+ *
+ * The idle timeout must stay below the app's keep-alive timeout, or a pooled connection the app has just closed is
+ * picked for the next request (the classic keep-alive race; Node's own server closes idle connections after 5 s,
+ * hence the 4 s default). A `Keep-Alive: timeout=N` hint from the app shortens it to N − 1 s, as node's Agent does.
+ * At `maxSockets` connections in use, further requests wait in arrival order; none fails for it.
+ */
+import type {Client as UndiciClient, Dispatcher} from 'undici';
+// The client module alone, not the package index (8 MB less RSS): undici-client.d.ts.
+import Client from 'undici/lib/dispatcher/client.js';
+import type {Config} from './config.js';
+
+export interface UpstreamLease {
+  /** Sends this one request on the leased connection. */
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
+  /** Gives the connection back once the handler has seen completion or an error (idempotent). */
+  release(): void;
+  /** The connection had carried a request before this one (a reset now may be the keep-alive race). */
+  readonly reused: boolean;
+}
+
+export interface UpstreamPool {
+  /**
+   * Calls `use` with a connection once one is free: an idle one (most recently used first), a new one while fewer
+   * than maxSockets exist, or, at the cap, the next one released. `fresh`: a new connection outside the pool, closed
+   * after the request (the retry after a reset: every pooled connection may be as stale as the one that failed).
+   */
+  lease(use: (lease: UpstreamLease) => void, fresh?: boolean): void;
+  /** Connections open or opening, pooled or leased. */
+  size(): number;
+  /** Closes every connection now (the drain is over, or the deadline cut what was left). Idempotent. */
+  destroy(): void;
+}
+
+interface Slot {
+  readonly client: UndiciClient;
+  /** A connection is up (undici's connect/disconnect events). */
+  connected: boolean;
+  /** Requests handed to the current connection (the one being leased included). */
+  carried: number;
+  leased: boolean;
+}
+
+export type UpstreamPoolConfig = Pick<Config, 'upstream' | 'upstreamIdleTimeoutMs' | 'upstreamMaxSockets' | 'upstreamTimeoutMs'>;
+
+export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
+  const origin = config.upstream.origin;
+  const options: UndiciClient.Options = {
+    pipelining: 1,
+    keepAliveTimeout: config.upstreamIdleTimeoutMs,
+    keepAliveMaxTimeout: config.upstreamIdleTimeoutMs,
+    // The app's `Keep-Alive: timeout=N` minus 1 s.
+    keepAliveTimeoutThreshold: 1000,
+    // No byte from the app for this long, while it owes us a head or more body: 504 (0 turns both off). undici
+    // restarts the head timer as request-body chunks go out, so a slow upload is not a timeout.
+    headersTimeout: config.upstreamTimeoutMs,
+    bodyTimeout: config.upstreamTimeoutMs,
+    // TCP keep-alive probes on pooled connections (not the HTTP idle timeout); no Nagle delay on small writes.
+    connect: {keepAlive: true, keepAliveInitialDelay: 1000, noDelay: true},
+  };
+  const slots: Slot[] = [];
+  /** Idle slots, most recently released last. */
+  const idle: Slot[] = [];
+  const waiting: ((lease: UpstreamLease) => void)[] = [];
+  let destroyed = false;
+
+  const newSlot = (pooled: boolean): Slot => {
+    const client = new Client(origin, options);
+    const slot: Slot = {client, connected: false, carried: 0, leased: false};
+    client.on('connect', () => {
+      slot.connected = true;
+      // The leased request (if any) goes out on this new connection.
+      slot.carried = slot.leased ? 1 : 0;
+    });
+    client.on('disconnect', () => {
+      slot.connected = false;
+      slot.carried = 0;
+      // An idle connection that closed (idle timeout, or the app closed it): drop the slot, so that the next request
+      // takes a live connection if there is one, or opens a new one.
+      if (pooled && !slot.leased) retire(slot);
+    });
+    if (pooled) slots.push(slot);
+    return slot;
+  };
+
+  const retire = (slot: Slot): void => {
+    const i = slots.indexOf(slot);
+    if (i >= 0) slots.splice(i, 1);
+    const j = idle.indexOf(slot);
+    if (j >= 0) idle.splice(j, 1);
+    slot.client.destroy().catch(() => {});
+  };
+
+  const giveBack = (slot: Slot, pooled: boolean): void => {
+    slot.leased = false;
+    if (!pooled || destroyed) {
+      slot.client.destroy().catch(() => {});
+      return;
+    }
+    const next = waiting.shift();
+    if (next !== undefined) {
+      handOut(slot, true, next);
+      return;
+    }
+    idle.push(slot);
+  };
+
+  const handOut = (slot: Slot, pooled: boolean, use: (lease: UpstreamLease) => void): void => {
+    slot.leased = true;
+    const reused = slot.connected && slot.carried > 0;
+    slot.carried++;
+    let released = false;
+    use({
+      reused,
+      dispatch(opts, handler) {
+        slot.client.dispatch(opts, handler);
+      },
+      release() {
+        if (released) return;
+        released = true;
+        giveBack(slot, pooled);
+      },
+    });
+  };
+
+  return {
+    lease(use, fresh = false) {
+      if (fresh || destroyed) {
+        handOut(newSlot(false), false, use);
+        return;
+      }
+      const slot = idle.pop() ?? (slots.length < config.upstreamMaxSockets ? newSlot(true) : undefined);
+      if (slot === undefined) waiting.push(use);
+      else handOut(slot, true, use);
+    },
+    size() {
+      return slots.length;
+    },
+    destroy() {
+      destroyed = true;
+      // A leased connection's request fails with undici's "destroyed" error, which its handler ignores: by now the
+      // client side of every exchange is closed or being cut.
+      for (const slot of [...slots]) retire(slot);
+      waiting.length = 0;
+    },
+  };
+}
