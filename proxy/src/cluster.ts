@@ -1,5 +1,5 @@
 /**
- * What the drain needs from Kubernetes, as a narrow interface. `kube/` implements it with @kubernetes/client-node;
+ * What the drain needs from Kubernetes, as a narrow interface. `kube/` implements it over the Kubernetes API;
  * a sidecar without pod identity runs with none and uses the timed fallback. Keeping the drain ignorant of the
  * client library lets tests drive it with the real API server simulation or without any.
  */

@@ -22,12 +22,13 @@ export interface DrainTarget {
 }
 
 /**
- * A Cluster whose first use may wait for a one-time library load (kube/: the import of client-node). That wait is
- * start-up cost, not API time, so callers let it pass before they start a short time bound on an API call.
+ * A Cluster whose first use may wait for a one-time start-up step (kube/: reading the credentials, and importing
+ * client-node when a kubeconfig needs its auth plugins). That wait is start-up cost, not API time, so callers let it
+ * pass before they start a short time bound on an API call.
  */
 export type LoadingCluster = Cluster & {whenLoaded?(signal: AbortSignal): Promise<void>};
 
-/** Upper bound on waiting for the client library before the trigger's pod lookup (it normally takes 1-3 s). */
+/** Upper bound on waiting for the credentials before the trigger's pod lookup (client-node's import: 1-3 s). */
 export const CLUSTER_LOAD_WAIT_MS = 10_000;
 
 export interface DrainDeps {
@@ -152,7 +153,7 @@ export function createDrain(deps: DrainDeps): Drain {
       // A token drain takes a pod out of service on purpose: its readiness drops at once (DESIGN.md), whatever
       // the lookup says.
       readinessPending = request.trigger !== 'token';
-      // A trigger right after start-up may find client-node still importing; that must not eat the lookup's bound
+      // A trigger right after start-up may find the credentials still loading; that must not eat the lookup's bound
       // (a missed confirmation would drop readiness of a deleting pod at once and ignore its grace period).
       await cluster.whenLoaded?.(AbortSignal.timeout(CLUSTER_LOAD_WAIT_MS));
       const lookupTimeout = AbortSignal.timeout(deps.podLookupTimeoutMs ?? 2_000);

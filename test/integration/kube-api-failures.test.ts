@@ -65,12 +65,31 @@ describe('API failures', () => {
     expect(await counterValue(metrics, 'lameduck_fallbacks_total')).toBe(0);
   });
 
-  it('401 after the token rotated and the service-account file was rewritten: re-reads the token and carries on', async () => {
+  it('token rotated and the service-account file rewritten (kubelet): the next request uses the new token, no 401', async () => {
     const {flip} = routedPod('rotated', '10.3.0.20');
-    const {cluster, metrics, logs} = fx.sidecar({name: 'rotated', ...inCluster('rotated')});
-    // A first call caches the old token in client-node (it would keep it for 60 s).
+    const {cluster, metrics} = fx.sidecar({name: 'rotated', ...inCluster('rotated')});
     expect((await cluster.getPod(AbortSignal.timeout(5_000))).ok).toBe(true);
     fx.api.faults.rotateToken('rotated-token-2');
+    const d = deadline(15_000);
+    const outcome = cluster.awaitDeregistration({signal: d.signal, fallbackDelayMs: 10_000});
+    await waitFor(async () => (await counterValue(metrics, 'lameduck_kube_api_requests_total', {verb: 'watch', code: 'ok'})) >= 1, 5_000, 'watch');
+    flip();
+    await expect(outcome).resolves.toEqual({kind: 'deregistered'});
+    d.cancel();
+    // The token file is read for every request (kubeconfig.ts), so no request goes out with the old token.
+    expect(await counterValue(metrics, 'lameduck_kube_api_requests_total', {resource: 'endpointslices', verb: 'list', code: '401'})).toBe(0);
+    expect(await counterValue(metrics, 'lameduck_kube_api_requests_total', {resource: 'endpointslices', verb: 'list', code: 'ok'})).toBe(1);
+    expect(await counterValue(metrics, 'lameduck_fallbacks_total')).toBe(0);
+  });
+
+  it('401 after the token in a kubeconfig was replaced: re-reads the kubeconfig at once and carries on', async () => {
+    const {flip} = routedPod('rotated-kc', '10.3.0.21');
+    const kubeconfig = fx.api.writeKubeconfig(join(fx.dir, 'kc-rotated'), {namespace: NS, fileName: 'config'});
+    const {cluster, metrics, logs} = fx.sidecar({name: 'rotated-kc', kubeconfig});
+    // A first call reads the kubeconfig (and keeps it: a kubeconfig's token is not re-read per request).
+    expect((await cluster.getPod(AbortSignal.timeout(5_000))).ok).toBe(true);
+    fx.api.faults.rotateToken('rotated-token-kc');
+    fx.api.writeKubeconfig(join(fx.dir, 'kc-rotated'), {namespace: NS, fileName: 'config', token: 'rotated-token-kc'});
     const d = deadline(15_000);
     const outcome = cluster.awaitDeregistration({signal: d.signal, fallbackDelayMs: 10_000});
     await waitFor(async () => (await counterValue(metrics, 'lameduck_kube_api_requests_total', {verb: 'watch', code: 'ok'})) >= 1, 5_000, 'watch');

@@ -1,5 +1,6 @@
 // Shared set-up of the kube-*.test.ts integration tests: the local API server (real HTTPS, real wire protocol), a
-// lameduck Cluster talking to it through the real client-node KubeConfig, captured JSON logs and metrics.
+// lameduck Cluster talking to it with the credentials of a kubeconfig file (proxy/src/kube/kubeconfig.ts), captured
+// JSON logs and metrics.
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -53,9 +54,6 @@ export interface Fixture {
 }
 
 export async function startFixture(opts: ApiServerOptions = {}): Promise<Fixture> {
-  // A real sidecar imports client-node in the background at start-up (loader.preload), long before a trigger; tests
-  // create sidecars right before using them, so pay that one-time import here rather than inside a timed assertion.
-  await import('@kubernetes/client-node');
   const api = await startApiServer(opts);
   const dir = mkdtempSync(join(tmpdir(), 'lameduck-kube-'));
   const kubeconfig = api.writeKubeconfig(dir, {namespace: NS});

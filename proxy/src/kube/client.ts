@@ -1,7 +1,7 @@
 /**
  * lameduck's Kubernetes API client: JSON requests and NDJSON watch streams over node:http(s), with the TLS and
- * credentials of client-node's KubeConfig (kubeconfig file or in-cluster service account, every auth provider it
- * knows). Its own transport rather than client-node's generated APIs, because every request must be:
+ * credentials of kubeconfig.ts (the in-cluster service account or a kubeconfig file; client-node's KubeConfig for the
+ * auth plugins only it knows). Its own transport rather than client-node's generated APIs, because every request must be:
  * - counted in `lameduck_kube_api_requests_total{resource,verb,code}` (the API cost of a drain is a product promise),
  * - bounded by a timeout and the caller's AbortSignal (nothing waits unbounded in a pod's last seconds),
  * - classified once into a FallbackReason (403 forbidden, 401 unauthorized, everything else unreachable),
@@ -11,13 +11,12 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type {KubeConfig} from '@kubernetes/client-node';
 import type {Logger} from '../log.js';
 import type {Metrics} from '../metrics.js';
 import {sleep} from '../wait.js';
 import {throttleDelay} from './backoff.js';
 import {KubeApiError, parseRetryAfter} from './kube-api-error.js';
-import type {KubeConfigLoader} from './kubeconfig.js';
+import type {ApiCredentials, KubeConfigLoader} from './kubeconfig.js';
 import type {WireStatus, WireWatchEvent} from './wire.js';
 
 export type KubeResource = 'pods' | 'endpointslices' | 'services' | 'events';
@@ -133,10 +132,8 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
   };
 
   /** One HTTP exchange up to the response headers. */
-  const send = async (kc: KubeConfig, call: KubeCall, method: string, signal: AbortSignal): Promise<http.IncomingMessage> => {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/+$/, '') + call.path);
+  const send = async (creds: ApiCredentials, call: KubeCall, method: string, signal: AbortSignal): Promise<http.IncomingMessage> => {
+    const url = new URL(creds.server.replace(/\/+$/, '') + call.path);
     for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const headers: Record<string, string> = {Accept: 'application/json', 'User-Agent': userAgent};
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
@@ -145,8 +142,8 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const options: https.RequestOptions = {method, headers};
-    // Sets the CA, client certificates, Authorization (token, token file, exec plugin...) and an agent.
-    await kc.applyToHTTPSOptions(options);
+    // Sets the CA, client certificates, Authorization (token, token file, exec plugin...).
+    await creds.apply(options);
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = transport.request(url, {...options, signal}, resolve);
@@ -155,16 +152,16 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
     });
   };
 
-  /** Waits for the credentials (first use imports client-node), bounded by the signal only: not network time. */
-  const loadConfig = (signal: AbortSignal): Promise<KubeConfig> =>
+  /** Waits for the credentials (files read; client-node imported only for its auth plugins), bounded by the signal only: not network time. */
+  const loadConfig = (signal: AbortSignal): Promise<ApiCredentials> =>
     new Promise((resolve, reject) => {
       const onAbort = (): void => reject(new KubeApiError('aborted while loading the kubeconfig', {cause: signal.reason}));
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, {once: true});
       loader.load().then(
-        (kc) => {
+        (creds) => {
           signal.removeEventListener('abort', onAbort);
-          resolve(kc);
+          resolve(creds);
         },
         (error: unknown) => {
           signal.removeEventListener('abort', onAbort);
@@ -188,13 +185,13 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
     let throttlesLeft = call.throttleRetries ?? 0;
     let reauthenticated = false;
     for (;;) {
-      const kc = await loadConfig(signal);
+      const creds = await loadConfig(signal);
       const attempt = linkedAbort(signal, timeoutMs);
       const started = now();
       let res: http.IncomingMessage;
       let body: string | undefined;
       try {
-        res = await send(kc, call, method, attempt.signal);
+        res = await send(creds, call, method, attempt.signal);
         if (!stream || res.statusCode !== 200) body = await readBody(res);
       } catch (cause) {
         attempt.dispose();

@@ -1,6 +1,6 @@
 /**
- * The `Cluster` the drain uses, backed by the Kubernetes API (client-node's KubeConfig for credentials, our own
- * counted and bounded transport). Nothing here talks to the API until a method is called: zero requests while the
+ * The `Cluster` the drain uses, backed by the Kubernetes API (credentials from kubeconfig.ts, our own counted and
+ * bounded transport). Nothing here talks to the API until a method is called: zero requests while the
  * pod is serving (unless the caller starts `watchPod`), so thousands of idle sidecars cost the API server nothing.
  */
 import type {Cluster} from '../cluster.js';
@@ -48,10 +48,10 @@ export interface KubeCluster extends Cluster {
   /** The latest routing verdict (which Services still route the pod, and why), for /status and tests. */
   lastVerdict(): RoutingVerdict | undefined;
   /**
-   * Resolves once client-node is imported (or failed to), or when `signal` fires. The import is a one-time start-up
-   * cost (1-3 s on a busy node) that the first API call after start-up would otherwise spend inside its caller's
-   * time bound: a trigger right after start-up then missed a confirmed deletion (readiness dropped at once, deadline
-   * not taken from the pod).
+   * Resolves once the credentials are read (or failed to), or when `signal` fires. Reading them is a one-time
+   * start-up cost — small for a service account, 1-3 s on a busy node when a kubeconfig needs client-node's auth
+   * plugins — that the first API call after start-up would otherwise spend inside its caller's time bound: a trigger
+   * right after start-up then missed a confirmed deletion (readiness dropped at once, deadline not taken from the pod).
    */
   whenLoaded(signal: AbortSignal): Promise<void>;
 }
@@ -60,7 +60,7 @@ export interface KubeCluster extends Cluster {
  * Returns undefined when the pod identity is incomplete (no POD_NAME/POD_NAMESPACE, or neither POD_UID nor POD_IPS):
  * the sidecar then runs standalone with the timed fallback.
  */
-/** Delay before the background import of @kubernetes/client-node. */
+/** Delay before the credentials are read in the background (kubeconfig.ts). */
 export const PRELOAD_DELAY_MS = 300;
 
 export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined {
@@ -72,9 +72,9 @@ export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined 
   const closed = new AbortController();
 
   const loader = createKubeConfigLoader({kubeconfig: config.kubeconfig, serviceAccountDir: deps.serviceAccountDir, env: deps.env});
-  // Import client-node in the background, paid at start-up rather than between the trigger and the first list —
-  // but only once the listeners are up: its ~1 s of CPU would otherwise delay the first probes (issue 7: ready in
-  // <= 300 ms). A trigger before then waits for the import anyway.
+  // Read the credentials in the background, at start-up rather than between the trigger and the first list — once
+  // the listeners are up: a kubeconfig that needs client-node's auth plugins imports it (~0.5 s of CPU), which would
+  // otherwise delay the first probes (issue 7: ready in <= 300 ms). A trigger before then waits for it anyway.
   setTimeout(() => loader.preload(), PRELOAD_DELAY_MS).unref();
   const client = createKubeClient({loader, metrics, log, requestTimeoutMs: tuning.requestTimeoutMs, userAgent: 'lameduck'});
   const endpoints = createEndpointWatch({

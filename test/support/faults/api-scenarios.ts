@@ -132,7 +132,10 @@ export const stalledWatch = (): Promise<Verdict> =>
     },
   });
 
-/** 7. 401 after the token rotated on disk: client-node cached the old one; the 401 forces a re-read. */
+/**
+ * 7. 401 after the token rotated on disk. The world's kubeconfig names the token file through an `auth-provider`, so
+ * this runs lameduck's client-node path (kubeconfig.ts), whose FileAuth cached the old token; the 401 forces a re-read.
+ */
 export const tokenRotated = (): Promise<Verdict> =>
   runDrainScenario({
     id: '7',

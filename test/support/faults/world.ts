@@ -62,7 +62,8 @@ async function killChild(c: Child | undefined): Promise<void> {
 function tokenFileKubeconfig(api: ApiServer, dir: string): string {
   const sa = api.writeServiceAccount(join(dir, 'sa'), {namespace: NAMESPACE});
   const path = join(dir, 'kubeconfig-tokenfile.json');
-  // JSON is YAML; client-node maps `auth-provider` with config.tokenFile to its FileAuth (cached for 60 s).
+  // JSON is YAML; client-node maps `auth-provider` with config.tokenFile to its FileAuth (cached for 60 s). An
+  // auth-provider is one of the kubeconfigs lameduck hands to client-node (proxy/src/kube/kubeconfig.ts).
   writeFileSync(
     path,
     JSON.stringify({
