@@ -1,5 +1,7 @@
-// Side-by-side performance of a sidecar proxy (issue 7): direct, lameduck, the naive node:http pipe
-// (bench/minimal-pipe.ts, never tuned), nginx and HAProxy, in one run, loopback only, every load bounded.
+// Side-by-side performance of a sidecar proxy (issue 7): direct, lameduck (standalone, and as a pod runs it: with pod
+// identity and a kubeconfig of the local API server simulation, "lameduck-pod"), the naive node:http pipe
+// (bench/minimal-pipe.ts, never tuned), a Node byte relay with no HTTP (bench/node-relay.ts: the floor under any
+// Node proxy, for reference), nginx and HAProxy, in one run, loopback only, every load bounded.
 //
 //   npm run bench                      full run (~3 min); `npm run bench:perf` is the same
 //   npm run bench -- --quick           ~1.2 min, shorter cells, one start-up sample
@@ -33,6 +35,7 @@ import {busyShare, coreTimes, cpuMicros, memory, processTree, type Memory} from 
 import {formatProfileSummary, summarizeCpuProfile, type CpuProfile} from './perf-profile.js';
 import {runWrk, type WrkResult} from './perf-wrk.js';
 import {runBench} from './run-bench.js';
+import {startApiServer, type ApiServer} from '../test/support/kube/apiserver.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
@@ -199,22 +202,32 @@ interface TargetDef {
   unavailable?: string;
 }
 
-function targets(sut: string[], upstreamPort: number, work: string): TargetDef[] {
+/**
+ * What a pod runs: lameduck with its pod identity and API credentials (a kubeconfig of the local API server
+ * simulation, test/support/kube/), so that its memory and start-up include the Kubernetes side. It sends no API
+ * request while serving (DESIGN.md), so its request path is the standalone one's.
+ */
+interface PodIdentity {
+  env: Record<string, string>;
+}
+
+function targets(sut: string[], upstreamPort: number, work: string, pod: PodIdentity | undefined): TargetDef[] {
   const node = process.execPath;
   const upstreamUrl = `http://${HOST}:${upstreamPort}`;
-  const lameduck = async (): Promise<Running> => {
+  const lameduckWith = (extraEnv: Record<string, string>) => async (): Promise<Running> => {
     const t0 = performance.now();
     const {child, line} = await firstJsonLine(
       [...sut, node, `${DIST}proxy/src/main.js`],
-      {LAMEDUCK_LISTEN: `${HOST}:0`, LAMEDUCK_ADMIN_LISTEN: `${HOST}:0`, LAMEDUCK_UPSTREAM: upstreamUrl},
+      {LAMEDUCK_LISTEN: `${HOST}:0`, LAMEDUCK_ADMIN_LISTEN: `${HOST}:0`, LAMEDUCK_UPSTREAM: upstreamUrl, ...extraEnv},
       (l) => l.msg === 'listening',
     );
     const ready = await until200((line.admin as {port: number}).port, '/readyz', child);
     return {port: (line.traffic as {port: number}).port, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
-  const pipe = async (): Promise<Running> => {
+  // The two yardsticks written in Node (bench/minimal-pipe.ts, bench/node-relay.ts): `script <upstream> host:0`.
+  const nodeYardstick = (script: string) => async (): Promise<Running> => {
     const t0 = performance.now();
-    const {child, line} = await firstJsonLine([...sut, node, `${DIST}bench/minimal-pipe.js`, upstreamUrl, `${HOST}:0`], {}, (l) => l.msg === 'listening');
+    const {child, line} = await firstJsonLine([...sut, node, `${DIST}bench/${script}`, upstreamUrl, `${HOST}:0`], {}, (l) => l.msg === 'listening');
     const ready = await until200(line.port as number, '/', child);
     return {port: line.port as number, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
@@ -240,8 +253,10 @@ function targets(sut: string[], upstreamPort: number, work: string): TargetDef[]
   };
   return [
     {name: 'direct', start: async () => ({port: upstreamPort, pid: undefined, startupMs: NaN, startupCpuMs: NaN, stop: async () => {}})},
-    {name: 'lameduck', start: lameduck},
-    {name: 'pipe', start: pipe},
+    {name: 'lameduck', start: lameduckWith({})},
+    pod ? {name: 'lameduck-pod', start: lameduckWith(pod.env)} : {name: 'lameduck-pod', unavailable: 'no API server simulation'},
+    {name: 'pipe', start: nodeYardstick('minimal-pipe.js')},
+    {name: 'node-relay', start: nodeYardstick('node-relay.js')},
     has('nginx', ['-v']) ? {name: 'nginx', start: nginx} : {name: 'nginx', unavailable: 'nginx not installed'},
     has('haproxy', ['-v']) ? {name: 'haproxy', start: haproxy} : {name: 'haproxy', unavailable: 'haproxy not installed'},
   ];
@@ -405,7 +420,7 @@ function table(rows: Measured[]): string {
 /** Issue 7's targets, checked against this run's figures. */
 function verdicts(rows: Measured[]): string[] {
   const by = (t: string): Measured | undefined => rows.find((r) => r.target === t && !r.skipped);
-  const [d, p, l] = [by('direct'), by('pipe'), by('lameduck')];
+  const [d, p, l, relay, inPod] = [by('direct'), by('pipe'), by('lameduck'), by('node-relay'), by('lameduck-pod')];
   if (!d || !p || !l) return ['targets: not checked (direct, pipe or lameduck missing)'];
   // A latency or throughput verdict means nothing when the machine, not the proxy, set the figure: direct itself slow
   // (its p50 at 1 000 req/s above 2 ms), or other processes taking over a third of the proxy's core.
@@ -423,9 +438,20 @@ function verdicts(rows: Measured[]): string[] {
     check('added p50 at 1 000 req/s (≤ 0.3 ms)', addP50, addP50 <= 0.3, ' ms', true),
     check('added p99 at 1 000 req/s (≤ 1.0 ms)', addP99, addP99 <= 1.0, ' ms', true),
     check('CPU per request at 1 000 req/s (≤ 100 µs)', cpu1k, cpu1k <= 100, ' µs'),
+    ...(relay
+      ? [`  reference, the Node byte relay (no HTTP) at 1 000 req/s: ${f(relay.fixed[0]!.proxyCpuUsPerReq)} µs, so Node's event loop, sockets and wake-ups alone take ` +
+          `${f((100 * relay.fixed[0]!.proxyCpuUsPerReq) / cpu1k)}% of lameduck's figure; the pipe: ${f(p.fixed[0]!.proxyCpuUsPerReq)} µs`]
+      : []),
     check('CPU per request saturated (≤ 100 µs)', l.saturated.proxyCpuUsPerReq, l.saturated.proxyCpuUsPerReq <= 100, ' µs'),
-    check('RSS idle (≤ 60 MB)', l.idle?.rssMb ?? NaN, (l.idle?.rssMb ?? Infinity) <= 60, ' MB'),
-    check('RSS with 1 000 connections (≤ 120 MB)', l.held?.rssMb ?? NaN, (l.held?.rssMb ?? Infinity) <= 120, ' MB'),
+    check('RSS idle standalone (≤ 60 MB)', l.idle?.rssMb ?? NaN, (l.idle?.rssMb ?? Infinity) <= 60, ' MB'),
+    check('RSS with 1 000 connections standalone (≤ 120 MB)', l.held?.rssMb ?? NaN, (l.held?.rssMb ?? Infinity) <= 120, ' MB'),
+    ...(inPod
+      ? [
+          check('RSS idle in a pod: pod identity and API credentials (≤ 60 MB)', inPod.idle?.rssMb ?? NaN, (inPod.idle?.rssMb ?? Infinity) <= 60, ' MB'),
+          check('RSS with 1 000 connections in a pod (≤ 120 MB)', inPod.held?.rssMb ?? NaN, (inPod.held?.rssMb ?? Infinity) <= 120, ' MB'),
+          check('ready from spawn in a pod (≤ 300 ms)', median(inPod.startupMs), median(inPod.startupMs) <= 300, ' ms', true),
+        ]
+      : []),
     check('ready from spawn (≤ 300 ms)', ready, ready <= 300, ' ms', true),
     check('  CPU used from spawn to ready (idle-core estimate of the above)', median(l.startupCpuMs), median(l.startupCpuMs) <= 300, ' ms'),
     check('throughput × pipe, by CPU per request at saturation (robust to a busy machine)', p.saturated.proxyCpuUsPerReq / l.saturated.proxyCpuUsPerReq, p.saturated.proxyCpuUsPerReq / l.saturated.proxyCpuUsPerReq >= 1.0),
@@ -494,6 +520,7 @@ async function main(): Promise<void> {
   if (pinned) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], {stdio: 'ignore'});
   const work = mkdtempSync(join(tmpdir(), 'lameduck-perf-'));
   chmodSync(work, 0o755);
+  let api: ApiServer | undefined;
   try {
     const up = await firstJsonLine([...loadPin, process.execPath, `${DIST}bench/perf-upstream.js`, `${HOST}:0`], {}, (l) => l.msg === 'listening');
     const upstreamPort = up.line.port as number;
@@ -502,7 +529,8 @@ async function main(): Promise<void> {
     const busyAtStart = await waitForQuiet(s.mode === 'quick' ? 30_000 : 90_000);
     const started = Date.now();
     const rows: Measured[] = [];
-    for (const def of targets(sut, upstreamPort, work)) {
+    api = await startApiServer({});
+    for (const def of targets(sut, upstreamPort, work, podIdentity(api, work))) {
       try {
         rows.push(await measure(def, s, {load: loadPin}, up.child.pid!));
       } catch (err) {
@@ -529,8 +557,21 @@ async function main(): Promise<void> {
     writeFileSync(file, JSON.stringify({date: new Date().toISOString(), machine: m, settings: s, busyAtStart, loadavg: loadavg(), results: rows, verdicts: verdicts(rows)}, null, 2) + '\n');
     process.stdout.write(`wrote ${file}\n`);
   } finally {
+    await api?.shutdown();
     rmSync(work, {recursive: true, force: true});
   }
+}
+
+/** A pod in the API server simulation and the environment kubelet and the chart give its lameduck container. */
+function podIdentity(api: ApiServer, work: string): PodIdentity {
+  const namespace = 'perf';
+  const pod = api.store.createPod({
+    metadata: {name: 'perf-0', namespace, labels: {app: 'perf'}},
+    spec: {containers: [{name: 'app', ports: [{containerPort: 8080, name: 'http'}]}], terminationGracePeriodSeconds: 30},
+    status: {phase: 'Running', podIP: '10.77.0.10', conditions: [{type: 'Ready', status: 'True'}]},
+  });
+  const kubeconfig = api.writeKubeconfig(work, {namespace});
+  return {env: {POD_NAME: pod.metadata.name!, POD_NAMESPACE: namespace, POD_UID: pod.metadata.uid!, POD_IPS: '10.77.0.10', KUBECONFIG: kubeconfig}};
 }
 
 function killAll(): void {
