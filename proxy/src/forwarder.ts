@@ -337,17 +337,19 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
    * idle gap every pooled connection may be as stale as the one that just failed.
    */
   const forwardRequest = (req: IncomingMessage, res: ServerResponse, ex: Exchange): void => {
-    pool.lease((lease) => {
+    const attempt = new Attempt(req, res, ex);
+    ex.attempt = attempt;
+    const cancelWait = pool.lease((lease) => {
+      attempt.lease = lease;
       // The client left while the request waited for a connection (all maxSockets busy): nothing to send.
-      if (ex.closed || res.destroyed) {
+      if (attempt.cancelled || ex.closed || res.destroyed) {
         lease.release();
         return;
       }
-      const attempt = new Attempt(req, res, ex, lease);
-      ex.attempt = attempt;
       const withBody = ex.attempts === 1 && hasBody(req);
-      // The client's request stream failing (a reset mid-body) is not the upstream's fault: nothing to answer.
-      if (withBody) req.once('error', () => res.destroy());
+      // The client's request stream failing (a reset mid-body) is not the upstream's fault: nothing to answer, unless
+      // the upstream's failure was answered already (undici then destroys the body with that failure).
+      if (withBody) req.once('error', () => ex.failed || res.destroy());
       lease.dispatch(
         {
           path: req.url!,
@@ -358,6 +360,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         attempt,
       );
     }, ex.attempts > 1);
+    if (attempt.lease === undefined) attempt.cancelWait = cancelWait;
   };
 
   /**
@@ -365,6 +368,12 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
    * order and repeated fields kept, without a parsed copy). One object per attempt.
    */
   class Attempt implements Dispatcher.DispatchHandler {
+    /** The connection, once the pool handed one out. */
+    lease: UpstreamLease | undefined;
+    /** Drops the request from the pool's queue while it waits for a connection. */
+    cancelWait: (() => void) | undefined;
+    /** The client went away (or the deadline) before undici took the request. */
+    cancelled = false;
     private abortUpstream: ((err?: Error) => void) | undefined;
     private keepTrailer = false;
     private resumeUpstream: (() => void) | undefined;
@@ -372,16 +381,22 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       private readonly req: IncomingMessage,
       private readonly res: ServerResponse,
       private readonly ex: Exchange,
-      private readonly lease: UpstreamLease,
     ) {}
 
     /** Aborts the upstream request (the client went away, or the deadline): the app sees its connection close. */
     abort(): void {
+      this.cancelled = true;
+      if (this.cancelWait) {
+        this.cancelWait();
+        this.cancelWait = undefined;
+      }
       this.abortUpstream?.();
     }
 
     onConnect(abort: (err?: Error) => void): void {
       this.abortUpstream = abort;
+      // Gone while undici was connecting: the request is never written to the app.
+      if (this.cancelled) abort();
     }
 
     onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
@@ -392,7 +407,6 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         this.abort();
         return false;
       }
-      ex.responded = true;
       const headers = new Array<string>(raw.length);
       let trailer = false;
       let length = false;
@@ -405,15 +419,20 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       }
       // A `Trailer` declaration can only be honoured when node will send the response chunked.
       this.keepTrailer = trailer && !length && res.useChunkedEncodingByDefault && req.method !== 'HEAD' && status !== 204 && status !== 304;
+      // The app answered before the request body was all sent: undici stops sending it (and destroys the request
+      // stream), so the rest of the body on the client connection can never be read: close it after this response.
+      const close = mustClose() || (!req.complete && hasBody(req));
       try {
-        res.writeHead(status, statusText || undefined, responseHeaders(headers, this.keepTrailer, mustClose()));
+        // undici decodes the reason phrase as UTF-8; the wire form is bytes (RFC 9112 §4), which node writes as latin1.
+        res.writeHead(status, statusText ? Buffer.from(statusText).toString('latin1') : undefined, responseHeaders(headers, this.keepTrailer, close));
       } catch (err) {
         // node refused to relay the head (e.g. an invalid status code): the response is malformed for the client too.
-        this.abort();
         if (res.headersSent) res.destroy();
         else fail(req, res, ex, UPSTREAM_FAILURES.bad_response, err);
+        this.abort();
         return false;
       }
+      ex.responded = true;
       // A write after the client went away must not take the sidecar down.
       res.on('error', onResponseError);
       this.resumeUpstream = resume;
@@ -430,7 +449,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     }
 
     onComplete(trailers: Buffer[] | string[] | null): void {
-      this.lease.release();
+      this.lease?.release();
       const res = this.res;
       if (res.destroyed) return;
       if (this.keepTrailer && trailers !== null && trailers.length > 0 && res.chunkedEncoding) {
@@ -442,10 +461,11 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     }
 
     onError(err: Error): void {
-      this.lease.release();
+      this.lease?.release();
       const {req, res, ex} = this;
-      // Answered already, the client is gone (counted at close), or an earlier attempt's late error.
-      if (ex.failed || res.destroyed || ex.attempt !== this) return;
+      // Answered already, the client is gone (counted at close), an earlier attempt's late error, or the deadline
+      // (the client side is being cut; counted there).
+      if (ex.failed || res.destroyed || ex.attempt !== this || destroying) return;
       const failure = classifyUpstreamError(err, false);
       if (ex.responded) {
         // The upstream died (or went silent) in the middle of the body: the client must not take a truncated body
@@ -453,7 +473,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         fail(req, res, ex, failure.reason === 'timeout' ? UPSTREAM_FAILURES.timeout : UPSTREAM_FAILURES.reset, err);
         return;
       }
-      if (ex.attempts === 1 && failure.reason === 'reset' && this.lease.reused && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) {
+      if (ex.attempts === 1 && failure.reason === 'reset' && this.lease?.reused === true && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) {
         ex.attempts = 2;
         metrics.upstreamRetries.inc();
         if (debug) log.debug('retrying after a reset on a reused upstream connection', {method: req.method, url: req.url, code: (err as NodeJS.ErrnoException).code});

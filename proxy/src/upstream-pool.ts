@@ -23,6 +23,7 @@
 import type {Client as UndiciClient, Dispatcher} from 'undici';
 // The client module alone, not the package index (8 MB less RSS): undici-client.d.ts.
 import Client from 'undici/lib/dispatcher/client.js';
+import type {EventEmitter} from 'node:events';
 import type {Config} from './config.js';
 
 export interface UpstreamLease {
@@ -30,7 +31,10 @@ export interface UpstreamLease {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
   /** Gives the connection back once the handler has seen completion or an error (idempotent). */
   release(): void;
-  /** The connection had carried a request before this one (a reset now may be the keep-alive race). */
+  /**
+   * The connection this request went out on had carried a request before it (a reset now may be the keep-alive
+   * race). Read when it matters (at the error): undici may have reconnected since the lease began.
+   */
   readonly reused: boolean;
 }
 
@@ -39,8 +43,9 @@ export interface UpstreamPool {
    * Calls `use` with a connection once one is free: an idle one (most recently used first), a new one while fewer
    * than maxSockets exist, or, at the cap, the next one released. `fresh`: a new connection outside the pool, closed
    * after the request (the retry after a reset: every pooled connection may be as stale as the one that failed).
+   * Returns a cancel function: a request that waits for a connection and whose client leaves is dropped from the queue.
    */
-  lease(use: (lease: UpstreamLease) => void, fresh?: boolean): void;
+  lease(use: (lease: UpstreamLease) => void, fresh?: boolean): () => void;
   /** Connections open or opening, pooled or leased. */
   size(): number;
   /** Closes every connection now (the drain is over, or the deadline cut what was left). Idempotent. */
@@ -57,6 +62,8 @@ interface Slot {
 }
 
 export type UpstreamPoolConfig = Pick<Config, 'upstream' | 'upstreamIdleTimeoutMs' | 'upstreamMaxSockets' | 'upstreamTimeoutMs'>;
+
+const noCancel = (): void => {};
 
 export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
   const origin = config.upstream.origin;
@@ -94,6 +101,8 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
       // takes a live connection if there is one, or opens a new one.
       if (pooled && !slot.leased) retire(slot);
     });
+    // undici emits `error` on the client when a request's handler throws; it must never take the sidecar down.
+    (client as unknown as EventEmitter).on('error', () => {});
     if (pooled) slots.push(slot);
     return slot;
   };
@@ -112,21 +121,34 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
       slot.client.destroy().catch(() => {});
       return;
     }
-    const next = waiting.shift();
-    if (next !== undefined) {
-      handOut(slot, true, next);
+    if (waiting.length === 0) {
+      idle.push(slot);
       return;
     }
-    idle.push(slot);
+    // The next waiting request goes out on this connection, but not from inside undici's callback that released it:
+    // undici asserts on its own queue right after some of them (a connect error), and a dispatch there would throw.
+    slot.leased = true;
+    queueMicrotask(() => {
+      slot.leased = false;
+      if (destroyed) {
+        retire(slot);
+        return;
+      }
+      const next = waiting.shift();
+      if (next === undefined) idle.push(slot);
+      else handOut(slot, true, next);
+    });
   };
 
   const handOut = (slot: Slot, pooled: boolean, use: (lease: UpstreamLease) => void): void => {
     slot.leased = true;
-    const reused = slot.connected && slot.carried > 0;
     slot.carried++;
     let released = false;
     use({
-      reused,
+      get reused() {
+        // `connect` resets the count to 1 for the leased request; a second request on one connection makes it 2.
+        return slot.carried > 1;
+      },
       dispatch(opts, handler) {
         slot.client.dispatch(opts, handler);
       },
@@ -142,11 +164,18 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
     lease(use, fresh = false) {
       if (fresh || destroyed) {
         handOut(newSlot(false), false, use);
-        return;
+        return noCancel;
       }
       const slot = idle.pop() ?? (slots.length < config.upstreamMaxSockets ? newSlot(true) : undefined);
-      if (slot === undefined) waiting.push(use);
-      else handOut(slot, true, use);
+      if (slot !== undefined) {
+        handOut(slot, true, use);
+        return noCancel;
+      }
+      waiting.push(use);
+      return () => {
+        const i = waiting.indexOf(use);
+        if (i >= 0) waiting.splice(i, 1);
+      };
     },
     size() {
       return slots.length;

@@ -6,6 +6,7 @@
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import {createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket} from 'node:net';
 import {request} from 'node:http';
+import {PassThrough} from 'node:stream';
 import {fetchBuffer, HOST, sleep, startProxy, startUpstream, waitFor, type Proxy, type Upstream} from './forwarder-harness.js';
 
 /** A TCP "upstream" that does whatever `onData` says with the raw request bytes. */
@@ -116,6 +117,43 @@ describe('forwarder upstream errors', () => {
       expect(res.body.toString()).toContain('malformed response');
       expectCleanBody(res.body.toString());
       expect(await proxy.metric('lameduck_upstream_errors_total', {reason: 'bad_response'})).toBe(1);
+    } finally {
+      await proxy.close();
+      await up.close();
+    }
+  });
+
+  it('refused while requests wait for a connection (LAMEDUCK_UPSTREAM_MAX_SOCKETS reached): each gets its 502, the proxy keeps serving', async () => {
+    const port = await freePort();
+    const proxy = await startProxy(`http://${HOST}:${port}`, {LAMEDUCK_UPSTREAM_MAX_SOCKETS: '1'});
+    try {
+      const results = await Promise.all(Array.from({length: 8}, (_, i) => fetchBuffer(proxy.port, {path: `/queued/${i}`})));
+      expect(results.map((r) => r.status)).toEqual(Array(8).fill(502));
+      expect(await proxy.metric('lameduck_upstream_errors_total', {reason: 'refused'})).toBe(8);
+      // Still serving (before the fix, undici's own assertion threw out of its connect-error callback: the process died).
+      expect((await fetchBuffer(proxy.port, {path: '/still-alive'})).status).toBe(502);
+      expect(proxy.forwarder.stats().inFlight).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an app that answers before reading the whole upload: the answer is relayed with Connection: close, nothing hangs', async () => {
+    const up = await startUpstream((req, res) => {
+      // Answers at once and never reads the body.
+      res.writeHead(413, {'content-type': 'text/plain'});
+      res.end('too big');
+    });
+    const proxy = await startProxy(up.url);
+    try {
+      const body = new PassThrough();
+      const pending = fetchBuffer(proxy.port, {method: 'POST', path: '/upload', body, headers: {'content-type': 'application/octet-stream'}, timeoutMs: 8000});
+      body.write(Buffer.alloc(64 * 1024, 1));
+      const res = await pending;
+      body.destroy();
+      expect(res.status).toBe(413);
+      expect(res.body.toString()).toBe('too big');
+      expect(res.headers.connection).toBe('close');
     } finally {
       await proxy.close();
       await up.close();

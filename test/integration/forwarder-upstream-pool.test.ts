@@ -96,4 +96,18 @@ describe('forwarder upstream connection pool', () => {
     expect(await proxy.metric('lameduck_upstream_retries_total')).toBe(0);
     expect(await proxy.metric('lameduck_upstream_errors_total', {reason: 'reset'})).toBe(0);
   });
+
+  it('a request whose client leaves while it waits for a connection never reaches the app', async () => {
+    const upstream = await startNamingUpstream({delayMs: 300});
+    const proxy = await proxyTo(upstream.url, {LAMEDUCK_UPSTREAM_MAX_SOCKETS: '1'});
+    const first = fetchBuffer(proxy.port, {path: '/holds-the-connection'});
+    await waitFor(() => upstream.seen.length === 1, 5000);
+    // Waits behind the first request (one connection allowed), and its client gives up.
+    await expect(fetchBuffer(proxy.port, {path: '/gives-up', timeoutMs: 100})).rejects.toThrow('client timeout');
+    expect((await first).status).toBe(200);
+    expect((await fetchBuffer(proxy.port, {path: '/after'})).status).toBe(200);
+    expect(upstream.seen.map((r) => r.url)).toEqual(['/holds-the-connection', '/after']);
+    expect(await proxy.metric('lameduck_client_aborts_total')).toBe(1);
+    expect(proxy.forwarder.stats().inFlight).toBe(0);
+  });
 });

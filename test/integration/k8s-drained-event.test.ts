@@ -2,7 +2,7 @@
 // and the `Normal LameduckDrained` Event left on the pod carries the right numbers — requests served after the
 // trigger, time to deregistration, drain time, what was cut at the deadline — checked against the summary line and
 // against what the clients and lameduck's phase lines saw. The SIGTERM arrives right after start-up, while the
-// client library is still loading: the deletion must still be confirmed and the pod's grace period still used.
+// credentials may still be loading: the deletion must still be confirmed and the pod's grace period still used.
 import {describe, expect, it} from '@jest/globals';
 import {httpGet} from '../support/http.js';
 import {startDemoApp} from '../support/processes.js';
@@ -37,7 +37,10 @@ describe('deadline from the pod and the LameduckDrained Event', () => {
     const [app, replacement] = await Promise.all([startDemoApp({POD_NAME: 'ev8-0'}), startDemoApp({POD_NAME: 'ev8-1'})]);
     const ld = await startSidecar(fx, self, app.port, {LAMEDUCK_EXIT_MARGIN: `${EXIT_MARGIN_MS}ms`});
 
-    const load = startLoad({host: '127.0.0.1', port: ld.trafficPort, rps: 60, keepAliveFraction: 0.5, durationMs: 60_000});
+    // 100 req/s: with the credentials read in milliseconds, the time from the trigger to the load balancer moving away
+    // is only a few hundred ms (slice flip, settle, the 200 ms below), and enough requests must land in it for the
+    // drained count below to mean something (at 60 req/s it once came to 18 of the > 20 required).
+    const load = startLoad({host: '127.0.0.1', port: ld.trafficPort, rps: 100, keepAliveFraction: 0.5, durationMs: 60_000});
     // One request that outlives the deadline: it is what gets cut.
     const tooLong = httpGet({host: '127.0.0.1', port: ld.trafficPort, path: '/slow?ms=60000', timeoutMs: 90_000}).then(
       (r) => `answered ${r.status}`,

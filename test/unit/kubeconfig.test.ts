@@ -61,6 +61,21 @@ describe('API credentials from a kubeconfig', () => {
     expect(o.rejectUnauthorized).toBeUndefined();
   });
 
+  it('a YAML error names the file and the line, never the text around it (a token could be there)', async () => {
+    const dir = join(root, `leak-${n++}`);
+    mkdirSync(dir, {recursive: true});
+    const file = join(dir, 'config');
+    writeFileSync(file, 'users:\n- name: u\n  user:\n    token: s3cr3t-token-value\n  : [broken\n');
+    const error = await createKubeConfigLoader({kubeconfig: file}).load().then(() => undefined, (e: unknown) => e as Error);
+    expect(error?.message).toContain(file);
+    expect(JSON.stringify({message: error?.message, cause: String((error as {cause?: unknown}).cause)})).not.toContain('s3cr3t');
+  });
+
+  it('a CA together with insecure-skip-tls-verify is refused, as kubectl does', async () => {
+    const file = kubeconfig(['server: https://10.0.0.1', `certificate-authority-data: ${Buffer.from('CA').toString('base64')}`, 'insecure-skip-tls-verify: true'], ['token: t']);
+    await expect(createKubeConfigLoader({kubeconfig: file}).load()).rejects.toThrow(/both a certificate authority and insecure-skip-tls-verify/);
+  });
+
   it('client certificate and key, and the CA, as files relative to the kubeconfig; TLS options as written', async () => {
     const dir = join(root, `rel-${n++}`);
     mkdirSync(join(dir, 'pki'), {recursive: true});
@@ -68,14 +83,14 @@ describe('API credentials from a kubeconfig', () => {
     writeFileSync(join(dir, 'pki', 'client.crt'), 'CERT');
     writeFileSync(join(dir, 'pki', 'client.key'), 'KEY');
     const file = kubeconfig(
-      ['server: https://api.example:443', 'certificate-authority: pki/ca.crt', 'tls-server-name: kubernetes', 'insecure-skip-tls-verify: true'],
+      ['server: https://api.example:443', 'certificate-authority: pki/ca.crt', 'tls-server-name: kubernetes'],
       ['client-certificate: pki/client.crt', `client-key: ${join(dir, 'pki', 'client.key')}`],
       {dir},
     );
     const o = await applied(await createKubeConfigLoader({kubeconfig: file}).load());
     expect([String(o.ca), String(o.cert), String(o.key)]).toEqual(['CA', 'CERT', 'KEY']);
     expect(o.servername).toBe('kubernetes');
-    expect(o.rejectUnauthorized).toBe(false);
+    expect(o.rejectUnauthorized).toBeUndefined();
     expect(o.headers.Authorization).toBeUndefined();
   });
 
@@ -89,9 +104,11 @@ describe('API credentials from a kubeconfig', () => {
     expect((await applied(creds)).headers.Authorization).toBe('Bearer second');
   });
 
-  it('username and password: Basic auth', async () => {
-    const creds = await createKubeConfigLoader({kubeconfig: kubeconfig(['server: http://127.0.0.1:8080'], ['username: admin', 'password: s3cret'])}).load();
-    expect((await applied(creds)).headers.Authorization).toBe(`Basic ${Buffer.from('admin:s3cret').toString('base64')}`);
+  it('username and password: Basic auth; insecure-skip-tls-verify without a CA turns verification off', async () => {
+    const creds = await createKubeConfigLoader({kubeconfig: kubeconfig(['server: https://127.0.0.1:8443', 'insecure-skip-tls-verify: true'], ['username: admin', 'password: s3cret'])}).load();
+    const o = await applied(creds);
+    expect(o.headers.Authorization).toBe(`Basic ${Buffer.from('admin:s3cret').toString('base64')}`);
+    expect(o.rejectUnauthorized).toBe(false);
   });
 
   it('load() keeps the credentials; load({fresh: true}) re-reads the kubeconfig (after a 401)', async () => {
@@ -110,7 +127,7 @@ describe('API credentials from a kubeconfig', () => {
     ['no current-context', (f: string) => writeFileSync(f, 'apiVersion: v1\nkind: Config\nclusters: []\n'), /has no current-context/],
     ['a current-context that is not there', (f: string) => writeFileSync(f, 'current-context: gone\ncontexts: []\n'), /current-context "gone" is not among its contexts/],
     ['no server', (f: string) => writeFileSync(f, 'current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {}}]\n'), /cluster "c" has no server/],
-    ['not YAML', (f: string) => writeFileSync(f, 'a: [unclosed\n'), /cannot read KUBECONFIG/],
+    ['not YAML', (f: string) => writeFileSync(f, 'a: [unclosed\n'), /cannot parse KUBECONFIG .*: .* at line \d+/],
     ['a missing CA file', (f: string) => writeFileSync(f, 'current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, cluster: {server: "https://h", certificate-authority: nope.crt}}]\n'), /cannot read certificate-authority nope\.crt/],
   ])('a kubeconfig with %s fails with an error naming the file and the problem', async (_name, write, message) => {
     const dir = join(root, `bad-${n++}`);

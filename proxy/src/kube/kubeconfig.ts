@@ -125,6 +125,8 @@ async function ownCredentials(cluster: Record<string, unknown>, user: Record<str
   const cert = await material(user, 'client-certificate', base);
   const key = await material(user, 'client-key', base);
   const insecure = cluster['insecure-skip-tls-verify'] === true;
+  // As kubectl: a CA together with skipping verification is a contradiction, not a choice to guess at.
+  if (insecure && ca) throw new KubeApiError('kubeconfig cluster sets both a certificate authority and insecure-skip-tls-verify');
   const serverName = str(cluster, 'tls-server-name');
   const token = str(user, 'token');
   const tokenFile = str(user, 'tokenFile');
@@ -172,12 +174,20 @@ export function createKubeConfigLoader(options: KubeConfigLoaderOptions): KubeCo
   };
 
   const fromKubeconfig = async (file: string): Promise<ApiCredentials> => {
-    let doc: unknown;
+    let text: string;
     try {
-      const [text, yaml] = await Promise.all([readFile(file, 'utf8'), import('js-yaml')]);
-      doc = yaml.load(text);
+      text = await readFile(file, 'utf8');
     } catch (cause) {
       throw new KubeApiError(`cannot read KUBECONFIG ${file}`, {cause});
+    }
+    let doc: unknown;
+    try {
+      doc = (await import('js-yaml')).load(text);
+    } catch (err) {
+      // Only the reason and the line: js-yaml's message quotes the surrounding lines, which may hold a token or a key.
+      const e = err as {reason?: unknown; mark?: {line?: number}};
+      const where = typeof e.mark?.line === 'number' ? ` at line ${e.mark.line + 1}` : '';
+      throw new KubeApiError(`cannot parse KUBECONFIG ${file}: ${typeof e.reason === 'string' ? e.reason : 'not YAML'}${where}`);
     }
     const {cluster, user} = currentClusterAndUser(doc, file);
     if (!appliesItself(cluster, user)) return viaClientNode(file);
