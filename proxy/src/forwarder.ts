@@ -339,7 +339,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const forwardRequest = (req: IncomingMessage, res: ServerResponse, ex: Exchange): void => {
     const attempt = new Attempt(req, res, ex);
     ex.attempt = attempt;
-    const cancelWait = pool.lease((lease) => {
+    attempt.cancelWait = pool.lease((lease) => {
       attempt.lease = lease;
       // The client left while the request waited for a connection (all maxSockets busy): nothing to send.
       if (attempt.cancelled || ex.closed || res.destroyed) {
@@ -360,7 +360,6 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         attempt,
       );
     }, ex.attempts > 1);
-    if (attempt.lease === undefined) attempt.cancelWait = cancelWait;
   };
 
   /**
@@ -370,7 +369,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   class Attempt implements Dispatcher.DispatchHandler {
     /** The connection, once the pool handed one out. */
     lease: UpstreamLease | undefined;
-    /** Drops the request from the pool's queue while it waits for a connection. */
+    /** Drops the request from the pool's queue while it waits for a connection (a no-op once it has one). */
     cancelWait: (() => void) | undefined;
     /** The client went away (or the deadline) before undici took the request. */
     cancelled = false;
@@ -386,10 +385,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     /** Aborts the upstream request (the client went away, or the deadline): the app sees its connection close. */
     abort(): void {
       this.cancelled = true;
-      if (this.cancelWait) {
-        this.cancelWait();
-        this.cancelWait = undefined;
-      }
+      this.cancelWait?.();
       this.abortUpstream?.();
     }
 

@@ -46,16 +46,14 @@ export interface UpstreamPool {
    * Returns a cancel function: a request that waits for a connection and whose client leaves is dropped from the queue.
    */
   lease(use: (lease: UpstreamLease) => void, fresh?: boolean): () => void;
-  /** Connections open or opening, pooled or leased. */
-  size(): number;
   /** Closes every connection now (the drain is over, or the deadline cut what was left). Idempotent. */
   destroy(): void;
 }
 
 interface Slot {
   readonly client: UndiciClient;
-  /** A connection is up (undici's connect/disconnect events). */
-  connected: boolean;
+  /** In the pool; else a one-off connection (the retry), closed after its request. */
+  readonly pooled: boolean;
   /** Requests handed to the current connection (the one being leased included). */
   carried: number;
   leased: boolean;
@@ -88,14 +86,12 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
 
   const newSlot = (pooled: boolean): Slot => {
     const client = new Client(origin, options);
-    const slot: Slot = {client, connected: false, carried: 0, leased: false};
+    const slot: Slot = {client, pooled, carried: 0, leased: false};
     client.on('connect', () => {
-      slot.connected = true;
       // The leased request (if any) goes out on this new connection.
       slot.carried = slot.leased ? 1 : 0;
     });
     client.on('disconnect', () => {
-      slot.connected = false;
       slot.carried = 0;
       // An idle connection that closed (idle timeout, or the app closed it): drop the slot, so that the next request
       // takes a live connection if there is one, or opens a new one.
@@ -115,9 +111,9 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
     slot.client.destroy().catch(() => {});
   };
 
-  const giveBack = (slot: Slot, pooled: boolean): void => {
+  const giveBack = (slot: Slot): void => {
     slot.leased = false;
-    if (!pooled || destroyed) {
+    if (!slot.pooled || destroyed) {
       slot.client.destroy().catch(() => {});
       return;
     }
@@ -130,17 +126,14 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
     slot.leased = true;
     queueMicrotask(() => {
       slot.leased = false;
-      if (destroyed) {
-        retire(slot);
-        return;
-      }
+      if (destroyed) return; // destroy() closed every slot, this one included
       const next = waiting.shift();
       if (next === undefined) idle.push(slot);
-      else handOut(slot, true, next);
+      else handOut(slot, next);
     });
   };
 
-  const handOut = (slot: Slot, pooled: boolean, use: (lease: UpstreamLease) => void): void => {
+  const handOut = (slot: Slot, use: (lease: UpstreamLease) => void): void => {
     slot.leased = true;
     slot.carried++;
     let released = false;
@@ -155,7 +148,7 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
       release() {
         if (released) return;
         released = true;
-        giveBack(slot, pooled);
+        giveBack(slot);
       },
     });
   };
@@ -163,12 +156,12 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
   return {
     lease(use, fresh = false) {
       if (fresh || destroyed) {
-        handOut(newSlot(false), false, use);
+        handOut(newSlot(false), use);
         return noCancel;
       }
       const slot = idle.pop() ?? (slots.length < config.upstreamMaxSockets ? newSlot(true) : undefined);
       if (slot !== undefined) {
-        handOut(slot, true, use);
+        handOut(slot, use);
         return noCancel;
       }
       waiting.push(use);
@@ -176,9 +169,6 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
         const i = waiting.indexOf(use);
         if (i >= 0) waiting.splice(i, 1);
       };
-    },
-    size() {
-      return slots.length;
     },
     destroy() {
       destroyed = true;

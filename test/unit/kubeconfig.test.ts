@@ -138,8 +138,8 @@ describe('API credentials from a kubeconfig', () => {
     const error = await loader.load().then(() => undefined, (e: unknown) => e as Error & {code?: string});
     expect(error?.message).toMatch(message);
     if (!/certificate-authority/.test(String(message))) expect(error?.message).toContain(file);
-    // whenImported never rejects (the start-up wait must not throw).
-    await expect(loader.whenImported()).resolves.toBeUndefined();
+    // whenReady never rejects (the start-up wait must not throw).
+    await expect(loader.whenReady()).resolves.toBeUndefined();
   });
 
   it('a user with an exec plugin goes through client-node: its ExecCredential token is sent', async () => {

@@ -114,7 +114,7 @@ export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined 
           resolve();
         };
         signal.addEventListener('abort', done, {once: true});
-        void loader.whenImported().then(done);
+        void loader.whenReady().then(done);
       }),
     close: () => closed.abort(),
   };

@@ -44,8 +44,8 @@ export interface KubeConfigLoader {
   load(options?: {fresh?: boolean}): Promise<ApiCredentials>;
   /** Builds the credentials in the background (importing client-node if they need it); failures surface on load. */
   preload(): void;
-  /** Resolves once a background build has settled (built or failed); starts it if needed. Never rejects. */
-  whenImported(): Promise<void>;
+  /** Resolves once a build has settled (built or failed); starts one if needed. Never rejects. */
+  whenReady(): Promise<void>;
 }
 
 type ClientNode = typeof import('@kubernetes/client-node');
@@ -129,7 +129,8 @@ async function ownCredentials(cluster: Record<string, unknown>, user: Record<str
   if (insecure && ca) throw new KubeApiError('kubeconfig cluster sets both a certificate authority and insecure-skip-tls-verify');
   const serverName = str(cluster, 'tls-server-name');
   const token = str(user, 'token');
-  const tokenFile = str(user, 'tokenFile');
+  const tokenFileName = str(user, 'tokenFile');
+  const tokenFile = tokenFileName === undefined || isAbsolute(tokenFileName) ? tokenFileName : join(base, tokenFileName);
   const username = str(user, 'username');
   const password = str(user, 'password');
   return {
@@ -141,7 +142,7 @@ async function ownCredentials(cluster: Record<string, unknown>, user: Record<str
       if (insecure) options.rejectUnauthorized = false;
       if (serverName) options.servername = serverName;
       if (token !== undefined) withHeader(options, 'Authorization', `Bearer ${token}`);
-      else if (tokenFile !== undefined) withHeader(options, 'Authorization', `Bearer ${await readToken(isAbsolute(tokenFile) ? tokenFile : join(base, tokenFile))}`);
+      else if (tokenFile !== undefined) withHeader(options, 'Authorization', `Bearer ${await readToken(tokenFile)}`);
       else if (username !== undefined) withHeader(options, 'Authorization', `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`);
     },
   };
@@ -149,7 +150,7 @@ async function ownCredentials(cluster: Record<string, unknown>, user: Record<str
 
 export function createKubeConfigLoader(options: KubeConfigLoaderOptions): KubeConfigLoader {
   let clientNode: Promise<ClientNode> | undefined;
-  let current: ApiCredentials | undefined;
+  /** The credentials, built or being built; reset when a build fails so that the next load tries again. */
   let building: Promise<ApiCredentials> | undefined;
   const importClientNode = (): Promise<ClientNode> => (clientNode ??= import('@kubernetes/client-node'));
 
@@ -208,46 +209,31 @@ export function createKubeConfigLoader(options: KubeConfigLoaderOptions): KubeCo
     // Same scheme rule as client-node's loadFromCluster; without the variables, the Service DNS name every cluster has.
     const scheme = port === '80' || port === '8080' || port === '8001' ? 'http' : 'https';
     const server = host ? `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port ?? 443}` : 'https://kubernetes.default.svc';
-    let ca: Buffer | undefined;
-    try {
-      ca = await readFile(join(dir, 'ca.crt'));
-    } catch {
-      ca = undefined; // the system's CAs then
-    }
-    return {
-      server,
-      async apply(o) {
-        if (ca) o.ca = ca;
-        withHeader(o, 'Authorization', `Bearer ${await readToken(tokenFile)}`);
-      },
-    };
+    // The service account is a kubeconfig user with a token file; without ca.crt, the system's CAs.
+    const hasCa = await access(join(dir, 'ca.crt')).then(
+      () => true,
+      () => false,
+    );
+    return ownCredentials({server, ...(hasCa ? {'certificate-authority': 'ca.crt'} : {})}, {tokenFile: 'token'}, dir);
   };
 
   const build = (): Promise<ApiCredentials> => {
-    const p = (options.kubeconfig ? fromKubeconfig(options.kubeconfig) : inCluster()).then(
-      (creds) => {
-        current = creds;
-        return creds;
-      },
-      (err: unknown) => {
-        if (building === p) building = undefined;
-        throw err;
-      },
-    );
+    const p = (options.kubeconfig ? fromKubeconfig(options.kubeconfig) : inCluster()).catch((err: unknown) => {
+      if (building === p) building = undefined;
+      throw err;
+    });
     building = p;
     return p;
   };
 
   return {
-    async load({fresh = false} = {}) {
-      if (!fresh && current) return current;
-      if (!fresh && building) return building;
-      return build();
+    load({fresh = false} = {}) {
+      return !fresh && building ? building : build();
     },
     preload() {
       if (!building) build().catch(() => {});
     },
-    whenImported() {
+    whenReady() {
       return (building ?? build()).then(
         () => undefined,
         () => undefined,
