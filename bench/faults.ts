@@ -7,9 +7,8 @@
  *
  * Options: --only=1,7,12 runs those scenario ids; --pods=N sizes the stampede (default 50).
  */
-import {mkdirSync, writeFileSync} from 'node:fs';
 import {cpus, totalmem} from 'node:os';
-import {fileURLToPath} from 'node:url';
+import {writeResults} from './report.js';
 import {API_SCENARIOS} from '../test/support/faults/api-scenarios.js';
 import {APP_SCENARIOS} from '../test/support/faults/app-scenarios.js';
 import {STARTUP_SCENARIOS} from '../test/support/faults/startup-scenarios.js';
@@ -79,10 +78,7 @@ async function main(): Promise<void> {
   const table = verdictTable(verdicts);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
   process.stdout.write(`\nlameduck fault matrix — ${startedAt.toISOString()} — ${machine}\n\n${table}\n`);
-  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(dir, {recursive: true});
-  const file = `${dir}faults-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({startedAt, machine, verdicts}, null, 2));
+  const file = writeResults('faults', {startedAt, machine, verdicts}, startedAt);
   process.stdout.write(`\nwritten to ${file}\n`);
   process.exitCode = verdicts.some((v) => v.failures.length > 0) ? 1 : 0;
 }

@@ -15,6 +15,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {cpus, loadavg, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {envInt} from './report.js';
 import {startApiServer, type ApiServer} from '../test/support/kube/apiserver.js';
 import type {EndpointSlice, Pod} from '../test/support/kube/types.js';
 import {startLoad} from '../test/support/load.js';
@@ -32,13 +33,7 @@ interface Options {
 }
 
 function readOptions(env: NodeJS.ProcessEnv): Options {
-  const int = (name: string, dflt: number, min: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
+  const int = (name: string, dflt: number, min: number): number => envInt(env, name, dflt, min);
   return {
     steadySeconds: int('KUBE_BENCH_STEADY_SECONDS', 10, 1),
     drains: int('KUBE_BENCH_DRAINS', 10, 1),

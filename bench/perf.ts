@@ -34,6 +34,7 @@ import {nginxConfig} from './perf-nginx.js';
 import {busyShare, coreTimes, cpuMicros, memory, processTree, type Memory} from './perf-proc.js';
 import {formatProfileSummary, summarizeCpuProfile, type CpuProfile} from './perf-profile.js';
 import {runWrk, type WrkResult} from './perf-wrk.js';
+import {markdownTable, writeResults} from './report.js';
 import {runBench} from './run-bench.js';
 import {startApiServer, type ApiServer} from '../test/support/kube/apiserver.js';
 
@@ -412,9 +413,7 @@ function table(rows: Measured[]): string {
       String((r.saturated.errors ?? 0) + r.fixed.reduce((a, x) => a + x.failed, 0)),
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => `| ${r.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+  return markdownTable(head, body);
 }
 
 /** Issue 7's targets, checked against this run's figures. */
@@ -551,10 +550,7 @@ async function main(): Promise<void> {
         `load average at the end (other work on the machine skews throughput more than CPU per request): ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
     ].join('\n');
     process.stdout.write(`${out}\n`);
-    const dir = `${ROOT}bench/results`;
-    mkdirSync(dir, {recursive: true});
-    const file = `${dir}/perf-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, JSON.stringify({date: new Date().toISOString(), machine: m, settings: s, busyAtStart, loadavg: loadavg(), results: rows, verdicts: verdicts(rows)}, null, 2) + '\n');
+    const file = writeResults('perf', {date: new Date().toISOString(), machine: m, settings: s, busyAtStart, loadavg: loadavg(), results: rows, verdicts: verdicts(rows)});
     process.stdout.write(`wrote ${file}\n`);
   } finally {
     await api?.shutdown();

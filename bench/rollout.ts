@@ -8,13 +8,14 @@
 //   npm run bench:rollout [-- --runs 5 --scenario lameduck,sleep --sleeps 3,6,10 --rps 200 --json]
 //
 // Runs are sequential (one simulated cluster at a time); a full default run takes about 15–20 minutes.
-import {existsSync, mkdirSync, writeFileSync} from 'node:fs';
+import {existsSync} from 'node:fs';
 import {join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {findRepoRoot} from '../test/support/cluster/images.js';
 import {runScenario, type ScenarioResult} from '../test/support/cluster/scenario-runner.js';
 import {SCENARIOS, isScenarioName, type ScenarioName} from '../test/support/cluster/scenarios.js';
 import {cliArgs} from './cli-args.js';
+import {markdownTable, writeResults} from './report.js';
 
 export interface RolloutBenchOptions {
   runs: number;
@@ -118,9 +119,7 @@ const r2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
 export function formatRows(rows: readonly Row[]): string {
   const header = ['scenario', 'runs', 'failed median', 'failed worst', 'runs w/ failures', 'rollout median', 'rollout worst', 'old pods gone median', 'old pods gone worst', 'drain median', 'drain worst', 'drain/floor median', 'drain/floor worst'];
   const body = rows.map((r) => [r.label, String(r.runs), String(r.failed.median), String(r.failed.worst), `${r.failed.runsWithFailures}/${r.runs}`, s1(r.rolloutMs.median), s1(r.rolloutMs.worst), s1(r.completeMs.median), s1(r.completeMs.worst), s1(r.drainMs.median), s1(r.drainMs.worst), r2(r.drainOverFloor.median), r2(r.drainOverFloor.worst)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-  return [line(header), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
+  return markdownTable(header, body);
 }
 
 /** The issue's targets, judged on the rows. */
@@ -189,10 +188,7 @@ async function main(): Promise<number> {
     if (abort.signal.aborted) break;
   }
   const out = {options: o, wallMs: Date.now() - started, rows, verdicts: verdicts(rows)};
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, {recursive: true});
-  const file = join(dir, `rollout-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(out, null, 2));
+  const file = writeResults('rollout', out);
   if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   else {
     process.stdout.write(`\n${o.replicas} replicas, ${o.rps} rps, ${o.runs} runs per row, default lags (controller 0-2s, kube-proxy 0.5-3s, ingress 1-4s)\n\n`);

@@ -9,15 +9,14 @@
 // Prints one table and writes bench/results/soak-<time>.json. Every load is bounded by wrk's -d; every process is
 // killed at the end (runBench).
 import {execFileSync} from 'node:child_process';
-import {mkdirSync, writeFileSync} from 'node:fs';
 import {cpus, loadavg} from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {memory, processTree} from './perf-proc.js';
 import {runWrk} from './perf-wrk.js';
+import {envInt, markdownTable, writeResults} from './report.js';
 import {runBench} from './run-bench.js';
 import {killAll, LAMEDUCK_MAIN, startChild, type Child} from '../test/support/processes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 const HOST = '127.0.0.1';
 
@@ -28,13 +27,7 @@ interface Options {
 }
 
 function readOptions(env: NodeJS.ProcessEnv): Options {
-  const int = (name: string, dflt: number, min: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
+  const int = (name: string, dflt: number, min: number): number => envInt(env, name, dflt, min);
   const o = {seconds: int('SOAK_SECONDS', 180, 10), sliceSeconds: int('SOAK_SLICE_SECONDS', 15, 5), idleSeconds: int('SOAK_IDLE_SECONDS', 30, 1)};
   if (o.sliceSeconds > o.seconds) throw new Error('SOAK_SLICE_SECONDS must not exceed SOAK_SECONDS');
   return o;
@@ -111,9 +104,7 @@ function table(results: readonly SoakResult[]): string {
       String(r.errors),
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => `| ${r.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+  return markdownTable(head, rows);
 }
 
 async function main(): Promise<void> {
@@ -143,10 +134,7 @@ async function main(): Promise<void> {
     `wrk -t1 -c64 on core 1, the proxy alone on core 0; ${o.seconds} s in ${o.sliceSeconds} s slices, then ${o.idleSeconds} s idle; node ${process.version}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
   ].join('\n');
   process.stdout.write(`${out}\n`);
-  const dir = `${ROOT}bench/results`;
-  mkdirSync(dir, {recursive: true});
-  const file = `${dir}/soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({date: new Date().toISOString(), options: o, node: process.version, results}, null, 2) + '\n');
+  const file = writeResults('soak', {date: new Date().toISOString(), options: o, node: process.version, results});
   process.stdout.write(`wrote ${file}\n`);
 }
 

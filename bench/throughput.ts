@@ -11,15 +11,15 @@
 // With taskset, the system under test (app, and the proxy in front of it) runs on core 0 and the load on core 1,
 // so every target gets the same single core and the proxies pay for their CPU with the app's.
 import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_process';
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {readFileSync} from 'node:fs';
 import {get} from 'node:http';
 import {createRequire} from 'node:module';
 import {cpus, loadavg, totalmem, release} from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {startLoad} from '../test/support/load.js';
 import {runBench} from './run-bench.js';
+import {markdownTable, writeResults} from './report.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 
 interface Saturated {
@@ -250,9 +250,7 @@ function table(cells: Cell[], rate: number): string {
     f(c.fixed.achievedRps),
     String(c.saturated.errors + c.saturated.non2xx + c.fixed.failed),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => `| ${r.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+  return markdownTable(head, rows);
 }
 
 async function main(): Promise<void> {
@@ -338,10 +336,7 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(`${out}\n`);
 
-  const dir = `${ROOT}bench/results`;
-  mkdirSync(dir, {recursive: true});
-  const file = `${dir}/throughput-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({date: new Date().toISOString(), machine, settings, medians: cells, ratioPipe, cpuRatioPipe, addedP50, addedP50Pipe, loadavg: loadavg(), samples: Object.fromEntries(samples)}, null, 2) + '\n');
+  const file = writeResults('throughput', {date: new Date().toISOString(), machine, settings, medians: cells, ratioPipe, cpuRatioPipe, addedP50, addedP50Pipe, loadavg: loadavg(), samples: Object.fromEntries(samples)});
   process.stdout.write(
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.node}, pinned: ${machine.pinned}, ${machine.saturationTool}\n` +
       `load average at the end (other work on the machine skews throughput, much less CPU per request): ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n` +
