@@ -2,6 +2,8 @@
 // Fairness throttling (429 + Retry-After) — and the promise that an idle sidecar costs the API server nothing.
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {join} from 'node:path';
+import type {KubeCluster} from '../../proxy/src/kube/index.js';
+import type {Metrics} from '../../proxy/src/metrics.js';
 import {
   NS,
   counterValue,
@@ -37,6 +39,19 @@ function inCluster(name: string): {serviceAccountDir: string; clusterEnv: Record
   return {serviceAccountDir, clusterEnv: {KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port}, kubeconfig: null};
 }
 
+/** Waits for the pod's deregistration, flipping its endpoint once the EndpointSlice watch is open; the outcome. */
+async function deregisterOnceWatching(cluster: KubeCluster, metrics: Metrics, flip: () => void): Promise<unknown> {
+  const d = deadline(15_000);
+  try {
+    const outcome = cluster.awaitDeregistration({signal: d.signal, fallbackDelayMs: 10_000});
+    await waitFor(async () => (await counterValue(metrics, 'lameduck_kube_api_requests_total', {verb: 'watch', code: 'ok'})) >= 1, 5_000, 'watch');
+    flip();
+    return await outcome;
+  } finally {
+    d.cancel();
+  }
+}
+
 describe('API failures', () => {
   it('403 on endpointslices: timed fallback after fallbackDelayMs, Warning logged, metric counted', async () => {
     routedPod('denied', '10.3.0.10');
@@ -70,12 +85,7 @@ describe('API failures', () => {
     const {cluster, metrics} = fx.sidecar({name: 'rotated', ...inCluster('rotated')});
     expect((await cluster.getPod(AbortSignal.timeout(5_000))).ok).toBe(true);
     fx.api.faults.rotateToken('rotated-token-2');
-    const d = deadline(15_000);
-    const outcome = cluster.awaitDeregistration({signal: d.signal, fallbackDelayMs: 10_000});
-    await waitFor(async () => (await counterValue(metrics, 'lameduck_kube_api_requests_total', {verb: 'watch', code: 'ok'})) >= 1, 5_000, 'watch');
-    flip();
-    await expect(outcome).resolves.toEqual({kind: 'deregistered'});
-    d.cancel();
+    await expect(deregisterOnceWatching(cluster, metrics, flip)).resolves.toEqual({kind: 'deregistered'});
     // The token file is read for every request (kubeconfig.ts), so no request goes out with the old token.
     expect(await counterValue(metrics, 'lameduck_kube_api_requests_total', {resource: 'endpointslices', verb: 'list', code: '401'})).toBe(0);
     expect(await counterValue(metrics, 'lameduck_kube_api_requests_total', {resource: 'endpointslices', verb: 'list', code: 'ok'})).toBe(1);
@@ -90,12 +100,7 @@ describe('API failures', () => {
     expect((await cluster.getPod(AbortSignal.timeout(5_000))).ok).toBe(true);
     fx.api.faults.rotateToken('rotated-token-kc');
     fx.api.writeKubeconfig(join(fx.dir, 'kc-rotated'), {namespace: NS, fileName: 'config', token: 'rotated-token-kc'});
-    const d = deadline(15_000);
-    const outcome = cluster.awaitDeregistration({signal: d.signal, fallbackDelayMs: 10_000});
-    await waitFor(async () => (await counterValue(metrics, 'lameduck_kube_api_requests_total', {verb: 'watch', code: 'ok'})) >= 1, 5_000, 'watch');
-    flip();
-    await expect(outcome).resolves.toEqual({kind: 'deregistered'});
-    d.cancel();
+    await expect(deregisterOnceWatching(cluster, metrics, flip)).resolves.toEqual({kind: 'deregistered'});
     expect(await counterValue(metrics, 'lameduck_kube_api_requests_total', {resource: 'endpointslices', verb: 'list', code: '401'})).toBe(1);
     expect(await counterValue(metrics, 'lameduck_kube_api_requests_total', {resource: 'endpointslices', verb: 'list', code: 'ok'})).toBe(1);
     expect(await counterValue(metrics, 'lameduck_fallbacks_total')).toBe(0);
