@@ -1,4 +1,4 @@
-// Does an admin request served before any traffic slow lameduck's request path (issue 7, docs/performance.md)?
+// Does an admin request served before any traffic slow lameduck's request path (docs/performance.md)?
 //
 //   npm run bench:admin-first          ~3.5 min: five cases, each a fresh app + pipe + lameduck, 3 measured rounds
 //

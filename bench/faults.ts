@@ -1,5 +1,5 @@
 /**
- * `npm run faults`: the full fault matrix of issue 6 with the real lameduck process, the local API server and load,
+ * `npm run faults`: the full fault matrix (docs/reliability.md) with the real lameduck process, the local API server and load,
  * one scenario at a time (2 shared cores: running them together would measure the machine, not lameduck), at full
  * size (10 000 idle keep-alive connections, 1 000 slowloris connections, 1 000 client aborts). Prints the verdict
  * table (scenario | lost | deadline kept (overrun ms) | log | metric | notes) and writes it with the machine details

@@ -1,4 +1,4 @@
-// Kubernetes API cost of lameduck (issue 3 "Benchmark"), measured on the real process against the local API server:
+// Kubernetes API cost of lameduck, measured on the real process against the local API server:
 //
 // 1. API requests per pod lifetime — a steady state of KUBE_BENCH_STEADY_SECONDS under light traffic, then the
 //    termination (pod deleted, SIGTERM) — with and without LAMEDUCK_WATCH_POD, counted from the API server's request

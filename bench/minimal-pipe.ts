@@ -6,7 +6,7 @@ import {pathToFileURL} from 'node:url';
  * The benchmark's yardstick: the most naive keep-alive reverse proxy node:http allows — a server, a keep-alive
  * Agent to the upstream, and pipes both ways. No header rewriting, no timeouts, no metrics, no tuning, and wrong in
  * many ways a real proxy must not be (hop-by-hop headers pass through, errors are a bare 502). lameduck is measured
- * against it to show what its extra work costs over Node's own HTTP stack (issue 2: ≥ 0.85× its throughput).
+ * against it to show what its extra work costs over Node's own HTTP stack (docs/performance.md).
  *
  * Run: node dist/bench/minimal-pipe.js <upstream-url> [host:port]; logs {"msg":"listening","port":N}.
  */

@@ -1,7 +1,7 @@
 /**
  * The upstream every target of bench/perf.ts forwards to: a static 100-byte body over node:http keep-alive, the
- * cheapest app node can serve, so that what the proxies add dominates the difference (issue 7 measures with 100-byte
- * bodies). Its keep-alive timeout (65 s) stays above every proxy's upstream idle timeout (lameduck 4 s, nginx 60 s,
+ * cheapest app node can serve, so that what the proxies add dominates the difference (the targets are stated for
+ * 100-byte bodies). Its keep-alive timeout (65 s) stays above every proxy's upstream idle timeout (lameduck 4 s, nginx 60 s,
  * HAProxy's pool), so no proxy meets the keep-alive race during a run.
  *
  * Run: node dist/bench/perf-upstream.js [host:port]; logs {"msg":"listening","port":N}.

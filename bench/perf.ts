@@ -1,4 +1,4 @@
-// Side-by-side performance of a sidecar proxy (issue 7): direct, lameduck (standalone, and as a pod runs it: with pod
+// Side-by-side performance of a sidecar proxy (docs/performance.md): direct, lameduck (standalone, and as a pod runs it: with pod
 // identity and a kubeconfig of the local API server simulation, "lameduck-pod"), the naive node:http pipe
 // (bench/minimal-pipe.ts, never tuned), a Node byte relay with no HTTP (bench/node-relay.ts: the floor under any
 // Node proxy, for reference), nginx and HAProxy, in one run, loopback only, every load bounded.
@@ -206,7 +206,7 @@ interface TargetDef {
 /**
  * What a pod runs: lameduck with its pod identity and API credentials (a kubeconfig of the local API server
  * simulation, test/support/kube/), so that its memory and start-up include the Kubernetes side. It sends no API
- * request while serving (DESIGN.md), so its request path is the standalone one's.
+ * request while serving (docs/design.md), so its request path is the standalone one's.
  */
 interface PodIdentity {
   env: Record<string, string>;
@@ -263,7 +263,7 @@ function targets(sut: string[], upstreamPort: number, work: string, pod: PodIden
   ];
 }
 
-/** The Debian packages, installed when missing (issue 7: "the bench installs them if missing and says so"). */
+/** The Debian packages, installed when missing (docs/performance.md: "the bench installs them if missing and says so"). */
 function ensurePackages(): void {
   const missing = ['nginx', 'haproxy'].filter((p) => !has(p, ['-v']));
   if (missing.length === 0) return;
@@ -416,7 +416,7 @@ function table(rows: Measured[]): string {
   return markdownTable(head, body);
 }
 
-/** Issue 7's targets, checked against this run's figures. */
+/** The performance targets (docs/performance.md), checked against this run's figures. */
 function verdicts(rows: Measured[]): string[] {
   const by = (t: string): Measured | undefined => rows.find((r) => r.target === t && !r.skipped);
   const [d, p, l, relay, inPod] = [by('direct'), by('pipe'), by('lameduck'), by('node-relay'), by('lameduck-pod')];
@@ -432,7 +432,7 @@ function verdicts(rows: Measured[]): string[] {
   const cpu1k = l.fixed[0]!.proxyCpuUsPerReq;
   const ready = median(l.startupMs);
   return [
-    'issue 7 targets (lameduck, this run):',
+    'targets (lameduck, this run):',
     check('throughput × pipe (≥ 1.0, stretch 1.2)', tput, tput >= 1.0, '', true),
     check('added p50 at 1 000 req/s (≤ 0.3 ms)', addP50, addP50 <= 0.3, ' ms', true),
     check('added p99 at 1 000 req/s (≤ 1.0 ms)', addP99, addP99 <= 1.0, ' ms', true),

@@ -1,4 +1,4 @@
-// Rollout benchmark (issue 4): every scenario repeated (≥ 5 runs), medians and worst cases of failed requests, rollout
+// Rollout benchmark (docs/demo.md): every scenario repeated (≥ 5 runs), medians and worst cases of failed requests, rollout
 // duration, per-pod drain time and drain time over its floor (how long the data planes kept routing to the pod after
 // its deletion + the longest request it served), plus the targets:
 //   - lameduck: zero failed requests in every run;

@@ -1,4 +1,4 @@
-// The rolling-update showdown (`npm run demo`, issue 4): the same Deployment rolled once per scenario on the local
+// The rolling-update showdown (`npm run demo`): the same Deployment rolled once per scenario on the local
 // cluster simulation (API server + EndpointSlice controller with lag, kubelet running real processes, kube-proxy-like
 // and ingress-like balancers with propagation lag, open-loop load), then a table and an SVG timeline.
 //

@@ -1,7 +1,7 @@
-// Memory under sustained load (issue 7: "light enough to put in every pod", where a memory limit must hold for days):
+// Memory under sustained load (docs/performance.md: "light enough to put in every pod", where a memory limit must hold for days):
 // lameduck and the naive node:http pipe, each alone on core 0, saturated by wrk on core 1 for SOAK_SECONDS in slices
-// of SOAK_SLICE_SECONDS; RSS after every slice, then after SOAK_IDLE_SECONDS without traffic. Session 2 saw lameduck's
-// RSS rise by ~1 MB per 60 000 requests over the first minute; this shows whether it levels off, against the pipe in
+// of SOAK_SLICE_SECONDS; RSS after every slice, then after SOAK_IDLE_SECONDS without traffic. Short runs show lameduck's
+// RSS rising by ~1 MB per 60 000 requests over the first minute; this shows whether it levels off, against the pipe in
 // the same run.
 //
 //   npm run bench:soak                 (SOAK_SECONDS=180, SOAK_SLICE_SECONDS=15, SOAK_IDLE_SECONDS=30)

@@ -12,7 +12,7 @@ export interface DemoAppConfig {
    * `Keep-Alive: timeout=floor(ms/1000)` to clients.
    */
   readonly keepAliveTimeoutMs: number | undefined;
-  /** Legacy kind (b) of DESIGN.md: a PID 1 without a handler, which ignores SIGTERM until SIGKILL. */
+  /** Legacy kind (b) of docs/design.md: a PID 1 without a handler, which ignores SIGTERM until SIGKILL. */
   readonly ignoreSigterm: boolean;
 }
 

@@ -1,4 +1,4 @@
-// demo-app: a deliberately legacy HTTP app (DESIGN.md, "Legacy apps come in two kinds").
+// demo-app: a deliberately legacy HTTP app (docs/design.md, "Legacy apps come in two kinds").
 // Kind (a), the default: no signal handling at all, so SIGTERM kills it at once with whatever is in flight.
 // Kind (b), IGNORE_SIGTERM=1: a no-op SIGTERM handler, behaving like `node app.js` as PID 1 (the kernel ignores
 // signals without a handler for PID 1), so SIGTERM is ignored until kubelet's SIGKILL.

@@ -1,6 +1,6 @@
 /**
  * The admin listener (separate port; nothing here reaches the app): /healthz, /readyz, /status, /metrics and
- * /prestop — the app container's preStop hook (DESIGN.md trigger 2).
+ * /prestop — the app container's preStop hook (docs/design.md trigger 2).
  */
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo, Socket} from 'node:net';

@@ -1,6 +1,6 @@
 /**
  * Every client connection of the traffic listener, with what it is doing: requests in flight, or upgraded to a
- * byte pipe (WebSocket). The drain needs these counts (DESIGN.md "Data plane": they feed the drain) and the deadline
+ * byte pipe (WebSocket). The drain needs these counts (docs/design.md "Data plane": they feed the drain) and the deadline
  * needs the sockets themselves to cut what remains. Per connection, not per request: nothing here runs on the
  * request hot path except the two counters the forwarder bumps.
  */

@@ -1,5 +1,5 @@
 /**
- * The drain deadline (DESIGN.md "Deadline"): LAMEDUCK_DRAIN_TIMEOUT if set; else the pod's grace period
+ * The drain deadline (docs/design.md "Deadline"): LAMEDUCK_DRAIN_TIMEOUT if set; else the pod's grace period
  * (deletionGracePeriodSeconds, else terminationGracePeriodSeconds) minus LAMEDUCK_EXIT_MARGIN, clamped to at least
  * 1 s; else 25 s. The margin leaves the app time to exit after release, before kubelet's SIGKILL.
  */

@@ -1,6 +1,6 @@
 /**
  * The drain: a one-way state machine serving → deregistering → settling → closing → releasing → done
- * (DESIGN.md "The termination sequence"). One `transition()` logs and exports every move; `drain()` is idempotent
+ * (docs/design.md "The termination sequence"). One `transition()` logs and exports every move; `drain()` is idempotent
  * and hands the same promise to every trigger. Every phase gives up at the deadline: nothing waits unbounded.
  */
 import type {Cluster, DeregistrationOutcome, PodState} from './cluster.js';
@@ -92,7 +92,7 @@ export interface Drain {
   finished(): Promise<DrainSummary>;
   /** Resolves when the app may go (at `releasing`): /prestop waiters await this. */
   released(): Promise<void>;
-  /** Whether /readyz may still answer 200 in the current phase (DESIGN.md: only for a confirmed deletion). */
+  /** Whether /readyz may still answer 200 in the current phase (docs/design.md: only for a confirmed deletion). */
   readinessAllowed(): boolean;
   /** Whether the pod was seen terminating at the trigger (undefined: unknown, e.g. standalone). */
   podTerminating(): boolean | undefined;
@@ -150,7 +150,7 @@ export function createDrain(deps: DrainDeps): Drain {
     // 1. Deadline and whether the API confirms a deletion: one GET of the own pod (unless the caller had it).
     let pod = request.pod;
     if (!pod && cluster) {
-      // A token drain takes a pod out of service on purpose: its readiness drops at once (DESIGN.md), whatever
+      // A token drain takes a pod out of service on purpose: its readiness drops at once (docs/design.md), whatever
       // the lookup says.
       readinessPending = request.trigger !== 'token';
       // A trigger right after start-up may find the credentials still loading; that must not eat the lookup's bound

@@ -1,11 +1,11 @@
 /**
- * The data plane (DESIGN.md "Data plane"): an HTTP/1.1 reverse proxy in front of the app, with the counts and
+ * The data plane (docs/design.md "Data plane"): an HTTP/1.1 reverse proxy in front of the app, with the counts and
  * controls the drain needs.
  *
  * - Plain requests: node:http's server takes them, undici's client sends them upstream (upstream-pool.ts; the header
  *   list built in one pass by forwarded-headers.ts); WebSocket upgrades go through http-proxy-3. Why not http-proxy-3
  *   for everything: in the same run it cost ~25–30 µs of CPU per request over a bare node:http forward, and
- *   node:http's client in turn ~1.5× undici's per request (issue 7, docs/performance.md "The request path").
+ *   node:http's client in turn ~1.5× undici's per request (docs/performance.md "The request path").
  * - Streams bodies both ways (pipes with backpressure, never buffered); X-Forwarded-For/-Port/-Proto/-Host; hop-by-hop
  *   headers removed both ways (hop-by-hop.ts). HTTP/2 and h2c are not supported yet.
  * - Upstream through a keep-alive pool (upstream-pool.ts). An idempotent request without a body that meets a reset
@@ -214,7 +214,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   });
 
   // WebSocket upgrades only (plain requests: forwardRequest below). http-proxy-3 (with follow-redirects and debug) is
-  // loaded when the first WebSocket arrives: ~2 MB of idle RSS that a pod without WebSockets does not pay (issue 7).
+  // loaded when the first WebSocket arrives: ~2 MB of idle RSS that a pod without WebSockets does not pay (docs/performance.md).
   let wsProxy: Promise<ProxyServer> | undefined;
   const loadWsProxy = (): Promise<ProxyServer> =>
     (wsProxy ??= import('http-proxy-3').then(({ProxyServer}) =>

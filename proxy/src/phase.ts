@@ -1,5 +1,5 @@
 /**
- * The drain's one-way phases (DESIGN.md "The termination sequence"). Order matters: a phase only moves forward.
+ * The drain's one-way phases (docs/design.md "The termination sequence"). Order matters: a phase only moves forward.
  */
 export const PHASES = ['serving', 'deregistering', 'settling', 'closing', 'releasing', 'done'] as const;
 export type Phase = (typeof PHASES)[number];

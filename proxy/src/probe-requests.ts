@@ -1,6 +1,6 @@
 /**
  * Probe and health-check requests are served like any other, but they are not traffic: the settling phase waits
- * until no *traffic* has arrived for `quiet` (DESIGN.md), and kubelet or a load balancer probing every few seconds
+ * until no *traffic* has arrived for `quiet` (docs/design.md), and kubelet or a load balancer probing every few seconds
  * must not hold it open until the deadline.
  */
 import type {IncomingMessage} from 'node:http';

@@ -39,7 +39,7 @@ export interface Sidecar {
   /** SIGTERM or SIGINT: starts (or joins) the drain and allows the exit once it is done. */
   signal(name: 'SIGTERM' | 'SIGINT'): void;
   trigger(trigger: Trigger): Promise<DrainSummary>;
-  /** Resolves with the exit code once the drain is done and the process may exit (DESIGN.md `done`). */
+  /** Resolves with the exit code once the drain is done and the process may exit (docs/design.md `done`). */
   readonly exitCode: Promise<number>;
   /** Stops the listeners without draining (tests). */
   close(): Promise<void>;

@@ -2,7 +2,7 @@
  * The keep-alive connection pool to the app, on undici's HTTP/1.1 client (https://github.com/nodejs/undici).
  *
  * Why undici and not node:http's ClientRequest: the upstream half of a request is most of what a Node proxy spends
- * per request. In the same run (issue 7, docs/performance.md "The upstream client"), a node:http server forwarding
+ * per request. In the same run (docs/performance.md "The upstream client"), a node:http server forwarding
  * through undici carried ~1.7× the requests per core of the same server forwarding through `http.request` with a
  * keep-alive Agent. undici parses responses with llhttp too (as WebAssembly) and hands over the raw head and body
  * chunks without building an IncomingMessage stream per response.

@@ -1,4 +1,4 @@
-// Legacy apps of kind (b) (DESIGN.md): a PID 1 without a SIGTERM handler ignores SIGTERM, so a bare pod hangs until
+// Legacy apps of kind (b) (docs/design.md): a PID 1 without a SIGTERM handler ignores SIGTERM, so a bare pod hangs until
 // kubelet's SIGKILL at the end of the grace period. Behind lameduck with LAMEDUCK_APP_EXIT=signal:SIGKILL the app is
 // ended at release, and the pod goes within a second or two of the drain's end.
 import {describe, it, expect} from '@jest/globals';

@@ -1,4 +1,4 @@
-// The issue 4 acceptance test that rollout-lameduck.test.ts (classic sidecar) and rollout-lameduck-native.test.ts
+// The acceptance test that rollout-lameduck.test.ts (classic sidecar) and rollout-lameduck-native.test.ts
 // (native sidecar) share: three consecutive rolling updates under load, with kube-proxy lagging up to 3 s and the
 // EndpointSlice controller up to 5 s, /slow (1 s) and streaming requests in the mix, over keep-alive and fresh
 // connections, through the Service's virtual IP and an ingress — and not one request lost.

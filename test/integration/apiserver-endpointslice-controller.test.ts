@@ -1,4 +1,4 @@
-// The simulated EndpointSlice and Endpoints controllers follow the real rules (DESIGN.md "Facts"): a terminating pod
+// The simulated EndpointSlice and Endpoints controllers follow the real rules (docs/design.md "Facts"): a terminating pod
 // stays in its slice as serving/terminating until it is gone, publishNotReadyAddresses keeps it ready, slices split at
 // maxEndpointsPerSlice, writes happen only on change, and every reconcile waits for the configured lag.
 import {afterEach, describe, expect, it} from '@jest/globals';

@@ -1,5 +1,5 @@
 /**
- * RBAC: a namespace-scoped Role with exactly the verbs the enabled features need (DESIGN.md, "Kubernetes API use"),
+ * RBAC: a namespace-scoped Role with exactly the verbs the enabled features need (docs/design.md, "Kubernetes API use"),
  * bound to the pod's existing ServiceAccount; a dedicated ServiceAccount only on request; an API token projected
  * into the sidecar alone when the pod opts out of the automounted one.
  */

@@ -1,4 +1,4 @@
-// Kubelet termination order for ordinary containers (DESIGN.md, "Kubelet runs every container's preStop hook at once,
+// Kubelet termination order for ordinary containers (docs/design.md, "Kubelet runs every container's preStop hook at once,
 // then SIGTERMs each container after its own hook"): real demo-app processes on the pod's own loopback IP, a
 // readiness probe that writes the Ready condition, then a graceful delete through the store.
 import {describe, it, expect} from '@jest/globals';

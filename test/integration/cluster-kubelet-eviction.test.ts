@@ -1,4 +1,4 @@
-// A kubelet-initiated termination without deletionTimestamp (node-pressure eviction, DESIGN.md): the pod gets a
+// A kubelet-initiated termination without deletionTimestamp (node-pressure eviction, docs/design.md): the pod gets a
 // DisruptionTarget condition, goes through the normal termination sequence (hooks, SIGTERM), ends Failed/Evicted,
 // and the object stays (nothing deletes it).
 import {describe, it, expect} from '@jest/globals';

@@ -1,4 +1,4 @@
-// Native sidecar order (KEP-753, DESIGN.md): the sidecar (initContainers[] with restartPolicy Always) starts first and
+// Native sidecar order (KEP-753, docs/design.md): the sidecar (initContainers[] with restartPolicy Always) starts first and
 // the app only after the sidecar's startup probe passed; on deletion the app's hook and SIGTERM come first, and the
 // sidecar gets SIGTERM only after every main container exited.
 import {describe, it, expect} from '@jest/globals';

@@ -1,4 +1,4 @@
-// A preStop hook that outlives the grace period (DESIGN.md, issue 4): kubelet abandons it at the end of the grace
+// A preStop hook that outlives the grace period (docs/design.md): kubelet abandons it at the end of the grace
 // period, sends SIGTERM, and SIGKILLs 2 s later (minimumGracePeriodInSeconds). The app is the legacy kind (b), which
 // ignores SIGTERM, so only the SIGKILL ends it — the pod takes grace + 2 s.
 import {describe, it, expect} from '@jest/globals';

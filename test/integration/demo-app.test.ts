@@ -9,7 +9,7 @@ import {WebSocket} from 'ws';
 import {classifyError} from '../support/load.js';
 
 // The demo-app as a real child process, built by `npm run build` (npm test's pretest): its endpoints, and the two
-// legacy behaviours of DESIGN.md that lameduck exists for — kind (a) dies at once on SIGTERM, dropping what is in
+// legacy behaviours of docs/design.md that lameduck exists for — kind (a) dies at once on SIGTERM, dropping what is in
 // flight; kind (b) (IGNORE_SIGTERM=1) ignores SIGTERM and only SIGKILL ends it.
 
 const MAIN = fileURLToPath(new URL('../../dist/demo-app/src/main.js', import.meta.url));

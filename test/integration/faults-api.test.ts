@@ -1,5 +1,5 @@
 /**
- * Fault matrix, API side (issue 6, faults 1-7), end to end: the real lameduck process draining under load while the
+ * Fault matrix, API side (docs/reliability.md, faults 1-7), end to end: the real lameduck process draining under load while the
  * local API server is unreachable, restarts, denies, expires or stalls watches, or rotates the token. Each verdict:
  * no request lost, the deadline kept, the log line and the metric seen. One at a time (2 shared cores).
  */

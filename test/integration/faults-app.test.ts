@@ -1,5 +1,5 @@
 /**
- * Fault matrix, app and signal side (issue 6, faults 9, 10, 13, 16), end to end with the real lameduck process under
+ * Fault matrix, app and signal side (docs/reliability.md, faults 9, 10, 13, 16), end to end with the real lameduck process under
  * load: the app crashes mid-drain (clean 502s only), requests longer than the deadline (cut, counted, exit in time),
  * repeated SIGTERM/SIGINT (no-ops), WebSockets at the trigger (kept to the deadline, then destroyed and counted).
  */

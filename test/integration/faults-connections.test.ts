@@ -1,5 +1,5 @@
 /**
- * Fault matrix, client side (issue 6, faults 11 and 12), end to end: a storm of 300 client aborts (counted, upstream
+ * Fault matrix, client side (docs/reliability.md, faults 11 and 12), end to end: a storm of 300 client aborts (counted, upstream
  * requests aborted, nothing left in flight, no load request lost) and 2 000 idle keep-alive connections at the trigger
  * (closed at `closing`, not cut; RSS bounded and fds released, read from /proc). The 2 000-connection run also checks
  * that prom-client's event-loop lag (`nodejs_eventloop_lag_seconds`) is exported on /metrics.

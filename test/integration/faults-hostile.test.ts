@@ -1,5 +1,5 @@
 /**
- * Hostile input not covered by the forwarder tests (issue 6): slowloris (300 connections dripping headers a byte at a
+ * Hostile input not covered by the forwarder tests (docs/reliability.md): slowloris (300 connections dripping headers a byte at a
  * time) does not starve normal clients; an HTTP/2 preface on the HTTP/1 port gets a clean 4xx or close and reaches no
  * app; the admin port answers errors without stack traces or paths and never forwards anything to the app.
  */

@@ -1,5 +1,5 @@
 /**
- * Fault matrix, start-up and upstream protocol (issue 6, faults 8, 14, 15), end to end with the real lameduck process:
+ * Fault matrix, start-up and upstream protocol (docs/reliability.md, faults 8, 14, 15), end to end with the real lameduck process:
  * the app not up at start (502 with a clear body, /readyz 503, then served), SIGTERM during start-up (no hang, exit 0
  * in time), a malformed upstream response (502, counted, still serving).
  */

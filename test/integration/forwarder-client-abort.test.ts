@@ -1,6 +1,6 @@
 /**
  * A client that goes away aborts its upstream request: the app sees `close` (http-proxy 1.18.1 leaked these; the
- * DESIGN.md reason for http-proxy-3), and the abort is counted. Four cases: mid-response-stream, before the response
+ * docs/design.md reason for http-proxy-3), and the abort is counted. Four cases: mid-response-stream, before the response
  * head, mid-upload, and a pipelining client with requests queued behind each other.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';

@@ -1,5 +1,5 @@
 /**
- * Hostile and malformed requests over raw sockets (issue 2 acceptance, issue 6 "hostile input"): each gets a 4xx or a
+ * Hostile and malformed requests over raw sockets (docs/reliability.md "hostile input"): each gets a 4xx or a
  * closed connection, no complete malformed request reaches the app (counted upstream), and the proxy keeps serving a
  * normal request afterwards. Node's strict parser (insecureHTTPParser off) does most of the work; these tests prove
  * that the proxy keeps it that way and closes the gaps it leaves (request-guard.ts, the DELETE/OPTIONS body).

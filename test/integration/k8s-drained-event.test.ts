@@ -1,4 +1,4 @@
-// Issue 3 acceptance 8: the deadline comes from the pod's deletionGracePeriodSeconds (minus LAMEDUCK_EXIT_MARGIN),
+// The deadline comes from the pod's deletionGracePeriodSeconds (minus LAMEDUCK_EXIT_MARGIN),
 // and the `Normal LameduckDrained` Event left on the pod carries the right numbers — requests served after the
 // trigger, time to deregistration, drain time, what was cut at the deadline — checked against the summary line and
 // against what the clients and lameduck's phase lines saw. The SIGTERM arrives right after start-up, while the

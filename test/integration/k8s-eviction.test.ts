@@ -1,4 +1,4 @@
-// Issue 3 acceptance 5c: a kubelet eviction (node pressure, graceful node shutdown) marks the pod with a
+// A kubelet eviction (node pressure, graceful node shutdown) marks the pod with a
 // DisruptionTarget condition but sets no deletionTimestamp, so its endpoint never turns `terminating`. The app's
 // preStop (`/prestop`) starts the drain, /readyz answers 503 at once (readiness is the only way out of the Service),
 // kubelet's prober marks the pod unready, the endpoint turns not-ready, and only then does the drain settle.

@@ -1,4 +1,4 @@
-// Issue 3 acceptance 4: RBAC denies the EndpointSlice list (403). The real lameduck serves for the fallback delay,
+// RBAC denies the EndpointSlice list (403). The real lameduck serves for the fallback delay,
 // logs a warning naming the refusal, counts lameduck_fallbacks_total{reason="forbidden"} and leaves a Warning
 // LameduckFallback Event on the pod — and when Events are denied too, the attempt is logged and the drain carries on.
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';

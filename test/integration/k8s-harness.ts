@@ -1,4 +1,4 @@
-// Shared set-up of the k8s-*.test.ts acceptance tests (issue 3): the real lameduck process (dist/proxy/src/main.js)
+// Shared set-up of the k8s-*.test.ts acceptance tests : the real lameduck process (dist/proxy/src/main.js)
 // with the real client-node inside it, pointed at the local API server by KUBECONFIG, in front of a real demo-app.
 // The test plays the parts a cluster would: kubelet (deletes, hooks, signals, readiness), the EndpointSlice
 // controller (the simulation's, or the test flipping slices by hand), and kube-proxy (the load moving away).

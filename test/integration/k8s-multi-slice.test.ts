@@ -1,4 +1,4 @@
-// Issue 3 acceptance 1: two Services select the pod, spread over three EndpointSlices that turn not-ready at
+// Two Services select the pod, spread over three EndpointSlices that turn not-ready at
 // different times. The real lameduck keeps serving every request until the last slice flips, then settles; it never
 // closes earlier — shown with the load's request timestamps against the flip times and lameduck's phase lines.
 import {describe, expect, it} from '@jest/globals';

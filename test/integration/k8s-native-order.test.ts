@@ -1,4 +1,4 @@
-// Issue 3 acceptance 7: the native sidecar order. lameduck runs as an init container with restartPolicy Always, so
+// The native sidecar order. lameduck runs as an init container with restartPolicy Always, so
 // kubelet runs the *app's* preStop hook (`GET /prestop`) first, SIGTERMs the app once the hook returned, and
 // SIGTERMs lameduck only after the app exited. The hook starts the drain and returns at release; lameduck stays up
 // (its listeners closed) until its SIGTERM, then exits at once.

@@ -1,4 +1,4 @@
-// Issue 3 acceptance 5d: the API server cannot be reached when the app's preStop hook calls /prestop. A native
+// The API server cannot be reached when the app's preStop hook calls /prestop. A native
 // sidecar gets SIGTERM only after the app exited, so releasing the app at once would drop its traffic: it starts the
 // timed fallback drain instead. (A classic sidecar, for contrast, answers after the 2 s re-check and starts nothing:
 // kubelet's SIGTERM, sent to it at the same time, is what drains it.)

@@ -1,4 +1,4 @@
-// Issue 3 acceptance 6: who may start a drain through /prestop.
+// Who may start a drain through /prestop.
 // - Without a token while the pod is not terminating (a container restart after a failed liveness probe, a stray
 //   caller): answered after the ~2 s re-check, no drain, the pod keeps serving and stays ready. Once the pod has a
 //   deletionTimestamp the same call starts the drain and is answered after closing.

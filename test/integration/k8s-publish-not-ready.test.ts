@@ -1,4 +1,4 @@
-// Issue 3 acceptance 5: a publishNotReadyAddresses Service keeps a terminating pod's endpoint `ready: true`, so it
+// A publishNotReadyAddresses Service keeps a terminating pod's endpoint `ready: true`, so it
 // holds the drain to the deadline — unless it is listed in LAMEDUCK_IGNORE_SERVICES; and a pod that no Service
 // selects is deregistered at once, after one list. Three real lameducks side by side on one API server.
 import {beforeAll, describe, expect, it} from '@jest/globals';

@@ -1,4 +1,4 @@
-// Issue 3 acceptance 5b: the pod's Service has no other ready endpoint. kube-proxy keeps routing to the terminating
+// The pod's Service has no other ready endpoint. kube-proxy keeps routing to the terminating
 // but serving pod (KEP-1669 fallback), so the real lameduck keeps serving — and keeps /readyz up, so that the pod
 // stays `serving` — until another endpoint turns ready; only then does it settle. Zero failed requests.
 import {describe, expect, it} from '@jest/globals';

@@ -1,4 +1,4 @@
-// Issue 3 acceptance 2: a 410 Expired in the middle of the drain (the API server compacted the history the
+// A 410 Expired in the middle of the drain (the API server compacted the history the
 // EndpointSlice watch resumes from). The real lameduck re-lists at once, watches again, and still catches the flip.
 import {describe, expect, it} from '@jest/globals';
 import {startDemoApp} from '../support/processes.js';

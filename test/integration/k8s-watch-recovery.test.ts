@@ -1,4 +1,4 @@
-// Issue 3 acceptance 3: the EndpointSlice watch connection is cut mid-drain, and separately the API server is stopped
+// The EndpointSlice watch connection is cut mid-drain, and separately the API server is stopped
 // and restarted mid-drain (the flip happening while it is down). The real lameduck recovers both times and catches
 // the flip, without falling back to the timed delay.
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';

@@ -1,4 +1,4 @@
-// Fifty pods of a rollout drain at once against one API server that answers 429 + Retry-After for 3 s (issue 6,
+// Fifty pods of a rollout drain at once against one API server that answers 429 + Retry-After for 3 s (docs/reliability.md,
 // fault 17): every drain still ends correctly, each one waits as told instead of hammering, and the requests are counted.
 import {describe, expect, it} from '@jest/globals';
 import {NS, counterValue, deadline, makePod, makeService, useFixture, type Sidecar} from './kube-fixture.js';

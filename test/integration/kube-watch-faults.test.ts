@@ -1,5 +1,5 @@
 // The EndpointSlice watch is fragile by nature: 410 Expired, dropped connections, API server restarts and stalled
-// watches must each still end with the flip caught (issue 6, faults 2, 5, 6; issue 3 acceptance 2 and 3).
+// watches must each still end with the flip caught (docs/reliability.md, faults 2, 5, 6).
 import {afterEach, describe, expect, it} from '@jest/globals';
 import type {Metrics} from '../../proxy/src/metrics.js';
 import type {Pod} from '../support/kube/types.js';

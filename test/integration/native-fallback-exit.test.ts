@@ -4,7 +4,7 @@ import {httpGet} from '../support/http.js';
 
 afterAll(killAll);
 
-// DESIGN.md: /prestop in native mode starts a fallback drain when the API cannot be asked. If that was an app
+// docs/design.md: /prestop in native mode starts a fallback drain when the API cannot be asked. If that was an app
 // restart (failed liveness probe) rather than a termination, no SIGTERM follows: the sidecar waits one exit margin
 // for it, then exits so its restart policy brings it back serving, instead of answering /readyz 503 for ever.
 describe('native fallback drain of a pod not known to be terminating', () => {

@@ -13,7 +13,7 @@ import {performance} from 'node:perf_hooks';
  * - `slow` / `stream`: `/slow?ms=` and `/stream` over the keep-alive pool, to have long requests in flight.
  *
  * `setTarget()` models a load balancer catching up (kube-proxy, an ingress): new connections go to the new target,
- * while keep-alive connections already open stay where they are, as conntrack keeps their DNAT (DESIGN.md, "Clients
+ * while keep-alive connections already open stay where they are, as conntrack keeps their DNAT (docs/design.md, "Clients
  * with keep-alive connections keep sending on them after the endpoint change"), until the server closes them.
  */
 

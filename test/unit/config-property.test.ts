@@ -1,5 +1,5 @@
 /**
- * Property tests of the config parser (issue 6): any environment either parses to a frozen config or stops start-up
+ * Property tests of the config parser (docs/reliability.md): any environment either parses to a frozen config or stops start-up
  * with a ConfigError whose message names the LAMEDUCK_/POD_ variable (or the flag) at fault — never another error, a
  * half-built config or a silent default; and durations round-trip through their Go form.
  */

@@ -127,7 +127,7 @@ describe('routing rule: table', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// Property: "done" iff no Service still routes the pod, against an oracle written straight from DESIGN.md's words.
+// Property: "done" iff no Service still routes the pod, against an oracle written straight from docs/design.md's words.
 
 interface Model {
   slices: WireEndpointSlice[];
@@ -202,7 +202,7 @@ const modelArb: fc.Arbitrary<Model> = fc.record({
   ignore: fc.subarray(NAMES),
 });
 
-/** The oracle: loops over the rule as DESIGN.md states it, sharing no code with routing.ts. */
+/** The oracle: loops over the rule as docs/design.md states it, sharing no code with routing.ts. */
 function oracleDone(m: Model): boolean {
   const isMine = (e: WireEndpoint): boolean => {
     if (e.targetRef?.uid && m.pod.uid) return e.targetRef.uid === m.pod.uid;

@@ -1,4 +1,4 @@
-// The /proc and wrk parsers of bench/perf.ts (issue 7): fixed inputs with the awkward cases, then the live /proc of
+// The /proc and wrk parsers of bench/perf.ts (docs/performance.md): fixed inputs with the awkward cases, then the live /proc of
 // this very process, so a kernel format change shows up here rather than as silently wrong benchmark figures.
 import {describe, expect, it} from '@jest/globals';
 import {busyShare, cpuMicros, memory, parseKbField, parseProcStatCpus, parseStat, processTree} from '../../bench/perf-proc.js';

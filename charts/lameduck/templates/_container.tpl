@@ -45,7 +45,7 @@ startupProbe:
   timeoutSeconds: 1
 {{- /*
 Readiness every second with failureThreshold 1: once a drain answers 503 the endpoint must turn not-ready within a
-second (DESIGN.md, "deregistering"); a slower probe only delays the rollout.
+second (docs/design.md, "deregistering"); a slower probe only delays the rollout.
 */}}
 readinessProbe:
   httpGet:

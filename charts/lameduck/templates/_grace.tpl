@@ -1,7 +1,7 @@
 {{/*
 lameduck.terminationGracePeriodSeconds: a grace period long enough for a whole drain, in whole seconds.
 
-lameduck's deadline is the grace period minus exitMargin (DESIGN.md, "Deadline"), so the grace period must hold:
+lameduck's deadline is the grace period minus exitMargin (docs/design.md, "Deadline"), so the grace period must hold:
   the wait for deregistration - or the fallback delay when the API cannot tell, whichever is longer -
   + settle + quiet (serving after deregistration)
   + the longest request (in-flight requests finish during closing)

@@ -1,7 +1,7 @@
 {{/*
 lameduck.prometheusRule: alerts on what a drain should never do. A drain happens in a pod's last seconds, so the
 alerts look back over a window with increase()/max_over_time() and fire at once (no `for:`); a drain whose last
-scrape never came is only in the pod's Event and the summary log line (DESIGN.md, "Metrics").
+scrape never came is only in the pod's Event and the summary log line (docs/design.md, "Metrics").
   LameduckRequestsCut       requests or connections destroyed at the drain deadline: the grace period is too short
                             for the traffic, or the app holds connections open
   LameduckFallbackDrain     the API could not tell whether the pod was still routed (RBAC, identity, API down), so

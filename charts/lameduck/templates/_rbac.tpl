@@ -1,5 +1,5 @@
 {{/*
-lameduck.rbac: the Role with exactly the verbs lameduck's enabled features need (DESIGN.md, "Kubernetes API use"),
+lameduck.rbac: the Role with exactly the verbs lameduck's enabled features need (docs/design.md, "Kubernetes API use"),
 bound to the pod's ServiceAccount, plus that ServiceAccount when serviceAccount.create is set. Namespace-scoped: the
 drain only reads its own namespace.
 */}}

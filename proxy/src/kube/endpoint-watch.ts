@@ -1,7 +1,7 @@
 /**
  * `awaitDeregistration`: list and watch every EndpointSlice of the namespace until no Service routes the pod any
  * more (kube/routing.ts), level-based: the verdict is recomputed from the whole current state after every event and
- * every re-list, never before the initial list has arrived (DESIGN.md "Kubernetes API use").
+ * every re-list, never before the initial list has arrived (docs/design.md "Kubernetes API use").
  *
  * The watch is treated as fragile, as client-go's reflector does
  * (https://github.com/kubernetes/client-go/blob/master/tools/cache/reflector.go):

@@ -74,7 +74,7 @@ export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined 
   const loader = createKubeConfigLoader({kubeconfig: config.kubeconfig, serviceAccountDir: deps.serviceAccountDir, env: deps.env});
   // Read the credentials in the background, at start-up rather than between the trigger and the first list — once
   // the listeners are up: a kubeconfig that needs client-node's auth plugins imports it (~0.5 s of CPU), which would
-  // otherwise delay the first probes (issue 7: ready in <= 300 ms). A trigger before then waits for it anyway.
+  // otherwise delay the first probes (docs/performance.md: ready in <= 300 ms). A trigger before then waits for it anyway.
   setTimeout(() => loader.preload(), PRELOAD_DELAY_MS).unref();
   const client = createKubeClient({loader, metrics, log, requestTimeoutMs: tuning.requestTimeoutMs, userAgent: 'lameduck'});
   const endpoints = createEndpointWatch({

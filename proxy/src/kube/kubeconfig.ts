@@ -6,7 +6,7 @@
  * a token file, a client certificate or a username and password. Only a kubeconfig that needs one of client-node's
  * auth plugins (`exec`, `auth-provider`, impersonation, a proxy) loads @kubernetes/client-node for its `KubeConfig`.
  * Why not always client-node: its import is ~77 MB of RSS and ~0.5 s of CPU (it loads every generated API model),
- * which doubled the sidecar's memory in every pod (issue 7: ≤ 60 MB idle; docs/performance.md "Memory in a pod").
+ * which doubled the sidecar's memory in every pod (docs/performance.md "Memory in a pod": ≤ 60 MB idle).
  *
  * Token files are read on every request: kubelet rotates projected service-account tokens on disk
  * (https://kubernetes.io/docs/concepts/storage/projected-volumes/#serviceaccounttoken), and API requests are few (a

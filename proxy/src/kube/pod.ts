@@ -2,7 +2,7 @@
  * The own Pod: one GET at the trigger (is it terminating? which grace period?) and, with LAMEDUCK_WATCH_POD, a
  * list+watch restricted to it by `fieldSelector=metadata.name=<pod>` (trigger 3).
  *
- * Terminating means any of (DESIGN.md "Facts"): `deletionTimestamp` set (delete, rollout, API eviction); a
+ * Terminating means any of (docs/design.md "Facts"): `deletionTimestamp` set (delete, rollout, API eviction); a
  * `DisruptionTarget` condition True (kubelet/taint-manager/preemption evictions, graceful node shutdown — possibly
  * without a deletionTimestamp, https://kubernetes.io/docs/concepts/workloads/pods/disruptions/#pod-disruption-conditions);
  * or a terminal phase (activeDeadlineSeconds, node shutdown).

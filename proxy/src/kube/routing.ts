@@ -2,7 +2,7 @@
  * The routing rule, pure: given every EndpointSlice of the namespace and what we know of the Services, which
  * Services still send traffic to this pod? lameduck's deregistration is done when none does.
  *
- * Why these rules (DESIGN.md "Facts"):
+ * Why these rules (docs/design.md "Facts"):
  * - A terminating pod's endpoint is not removed while the pod runs; the EndpointSlice controller sets
  *   `terminating: true`, `serving` = pod Ready, `ready = publishNotReadyAddresses || (serving && !terminating)`.
  * - kube-proxy routes a Service to its ready endpoints and, only when it has none, to the endpoints that are

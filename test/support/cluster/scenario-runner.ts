@@ -109,7 +109,7 @@ export interface ScenarioResult {
   longestRequestMs: number;
   /**
    * Per terminated pod: how long after its deletion the last data plane still routed new requests to it, the longest
-   * request it had in flight during that time, the drain's floor (their sum, issue 4's definition) and the drain time
+   * request it had in flight during that time, the drain's floor (their sum, docs/demo.md's definition) and the drain time
    * (deletion → every container exited) over that floor.
    */
   floors: {pod: string; routedForMs: number; longestRequestMs: number; floorMs: number; drainMs: number; ratio: number}[];

@@ -197,7 +197,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
   };
 }
 
-/** Lags as the showdown models them by default (issue 4). */
+/** Lags as the showdown models them by default (docs/demo.md). */
 export interface Lags {
   /** EndpointSlice controller reaction. Default 0–2 s. */
   controller: Lag;

@@ -1,5 +1,5 @@
 /**
- * Fault matrix, Kubernetes API side (issue 6, faults 1-7): what the API server does wrong while a real lameduck
+ * Fault matrix, Kubernetes API side (docs/reliability.md, faults 1-7): what the API server does wrong while a real lameduck
  * process drains under load. Each returns a Verdict; the runner prints them, the tests assert them.
  */
 import {runDrainScenario} from './drain-scenario.js';

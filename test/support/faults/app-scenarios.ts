@@ -1,5 +1,5 @@
 /**
- * Fault matrix, app and signal side (issue 6, faults 9, 10, 13, 16): the app crashes or is too slow, signals repeat,
+ * Fault matrix, app and signal side (docs/reliability.md, faults 9, 10, 13, 16): the app crashes or is too slow, signals repeat,
  * WebSockets are open at the trigger. Standalone lameduck (no pod identity: the timed fallback drain), so these
  * measure the data plane and the deadline, not the API.
  */

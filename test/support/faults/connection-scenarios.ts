@@ -1,5 +1,5 @@
 /**
- * Fault matrix, client side (issue 6, faults 11 and 12): a storm of client aborts before a drain, and many idle
+ * Fault matrix, client side (docs/reliability.md, faults 11 and 12): a storm of client aborts before a drain, and many idle
  * keep-alive connections open at the trigger (closed at `closing`, memory bounded, fds released — measured from /proc).
  */
 import {connect, type Socket} from 'node:net';

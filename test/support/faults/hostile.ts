@@ -1,5 +1,5 @@
 /**
- * Hostile input the forwarder tests do not already cover (issue 6): slowloris against normal clients, an HTTP/2
+ * Hostile input the forwarder tests do not already cover (docs/reliability.md): slowloris against normal clients, an HTTP/2
  * preface on the HTTP/1 port, and the admin port (no stack traces or paths in error bodies, nothing reaches the app).
  * The upstream is a counting node:http server, so "nothing reached the app" is a number, not a hope.
  */

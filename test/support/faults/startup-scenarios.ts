@@ -1,5 +1,5 @@
 /**
- * Fault matrix, start-up and upstream protocol (issue 6, faults 8, 14, 15): the app not up when lameduck starts,
+ * Fault matrix, start-up and upstream protocol (docs/reliability.md, faults 8, 14, 15): the app not up when lameduck starts,
  * SIGTERM during start-up, an upstream that answers with a malformed response.
  */
 import {createServer as createNetServer, type AddressInfo} from 'node:net';

@@ -1,5 +1,5 @@
 // The EndpointSlice controller (pkg/controller/endpointslice), in-process. For every Service with a selector it keeps
-// discovery.k8s.io/v1 slices listing the selected pods with the real condition rules (DESIGN.md, KEP-1672):
+// discovery.k8s.io/v1 slices listing the selected pods with the real condition rules (docs/design.md, KEP-1672):
 //   serving     = the pod's Ready condition is True
 //   terminating = the pod has a deletionTimestamp
 //   ready       = publishNotReadyAddresses || (serving && !terminating)
