@@ -1,6 +1,6 @@
 // Side-by-side performance of a sidecar proxy (docs/performance.md): direct, lameduck (standalone, and as a pod runs it: with pod
 // identity and a kubeconfig of the local API server simulation, "lameduck-pod"), the naive node:http pipe
-// (bench/minimal-pipe.ts, never tuned), a Node byte relay with no HTTP (bench/node-relay.ts: the floor under any
+// (bench/targets/minimal-pipe.ts, never tuned), a Node byte relay with no HTTP (bench/targets/node-relay.ts: the floor under any
 // Node proxy, for reference), nginx and HAProxy, in one run, loopback only, every load bounded.
 //
 //   npm run bench                      full run (~3 min); `npm run bench:perf` is the same
@@ -15,7 +15,7 @@
 // req/s-per-core estimate from it, RSS and the CPU time to start move much less (the table shows both).
 //
 // Figures per target: saturated throughput (wrk, closed loop); p50/p99/p99.9 at fixed ~1 000 and ~4 000 req/s with
-// jittered arrivals (open loop, bench/perf-load.ts); proxy CPU µs per request from /proc (utime+stime delta /
+// jittered arrivals (open loop, bench/lib/load.ts); proxy CPU µs per request from /proc (utime+stime delta /
 // requests, master and workers); RSS idle and with 1 000 held connections; start-up from spawn to /readyz 200
 // (lameduck) or to the first 200 through it (others). One table with ratios to direct and to the pipe; a JSON file
 // in bench/results/ so runs can be compared.
@@ -27,16 +27,16 @@ import {cpus, loadavg, release, tmpdir, totalmem} from 'node:os';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
-import {holdConnections} from './perf-conns.js';
-import {haproxyConfig} from './perf-haproxy.js';
-import type {FixedRateResult} from './perf-load.js';
-import {nginxConfig} from './perf-nginx.js';
-import {busyShare, coreTimes, cpuMicros, memory, processTree, type Memory} from './perf-proc.js';
-import {formatProfileSummary, summarizeCpuProfile, type CpuProfile} from './perf-profile.js';
-import {runWrk, type WrkResult} from './perf-wrk.js';
-import {markdownTable, writeResults} from './report.js';
-import {runBench} from './run-bench.js';
-import {startApiServer, type ApiServer} from '../test/support/kube/apiserver.js';
+import {holdConnections} from './lib/conns.js';
+import {haproxyConfig} from './targets/haproxy.js';
+import type {FixedRateResult} from './lib/load.js';
+import {nginxConfig} from './targets/nginx.js';
+import {busyShare, coreTimes, cpuMicros, memory, processTree, type Memory} from './lib/proc.js';
+import {formatProfileSummary, summarizeCpuProfile, type CpuProfile} from './lib/profile.js';
+import {runWrk, type WrkResult} from './lib/wrk.js';
+import {markdownTable, writeResults} from './lib/report.js';
+import {runBench} from './lib/run-bench.js';
+import {startApiServer, type ApiServer} from '../sim/kube/apiserver.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
@@ -205,7 +205,7 @@ interface TargetDef {
 
 /**
  * What a pod runs: lameduck with its pod identity and API credentials (a kubeconfig of the local API server
- * simulation, test/support/kube/), so that its memory and start-up include the Kubernetes side. It sends no API
+ * simulation, sim/kube/), so that its memory and start-up include the Kubernetes side. It sends no API
  * request while serving (docs/design.md), so its request path is the standalone one's.
  */
 interface PodIdentity {
@@ -225,10 +225,10 @@ function targets(sut: string[], upstreamPort: number, work: string, pod: PodIden
     const ready = await until200((line.admin as {port: number}).port, '/readyz', child);
     return {port: (line.traffic as {port: number}).port, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
-  // The two yardsticks written in Node (bench/minimal-pipe.ts, bench/node-relay.ts): `script <upstream> host:0`.
+  // The two yardsticks written in Node (bench/targets/minimal-pipe.ts, bench/targets/node-relay.ts): `script <upstream> host:0`.
   const nodeYardstick = (script: string) => async (): Promise<Running> => {
     const t0 = performance.now();
-    const {child, line} = await firstJsonLine([...sut, node, `${DIST}bench/${script}`, upstreamUrl, `${HOST}:0`], {}, (l) => l.msg === 'listening');
+    const {child, line} = await firstJsonLine([...sut, node, `${DIST}bench/targets/${script}`, upstreamUrl, `${HOST}:0`], {}, (l) => l.msg === 'listening');
     const ready = await until200(line.port as number, '/', child);
     return {port: line.port as number, pid: child.pid, startupMs: ready - t0, startupCpuMs: cpuMicros(processTree(child.pid!)) / 1000, stop: stopper(child)};
   };
@@ -279,7 +279,7 @@ function ensurePackages(): void {
 function fixedRate(loadPin: string[], port: number, rps: number, seconds: number): Promise<FixedRateResult> {
   return new Promise((resolve, reject) => {
     let result: FixedRateResult | undefined;
-    const child = spawnTracked([...loadPin, process.execPath, `${DIST}bench/perf-load.js`, HOST, String(port), String(rps), String(seconds)], {}, (line) => {
+    const child = spawnTracked([...loadPin, process.execPath, `${DIST}bench/lib/load.js`, HOST, String(port), String(rps), String(seconds)], {}, (line) => {
       try {
         result = JSON.parse(line) as FixedRateResult;
       } catch {
@@ -521,7 +521,7 @@ async function main(): Promise<void> {
   chmodSync(work, 0o755);
   let api: ApiServer | undefined;
   try {
-    const up = await firstJsonLine([...loadPin, process.execPath, `${DIST}bench/perf-upstream.js`, `${HOST}:0`], {}, (l) => l.msg === 'listening');
+    const up = await firstJsonLine([...loadPin, process.execPath, `${DIST}bench/targets/upstream.js`, `${HOST}:0`], {}, (l) => l.msg === 'listening');
     const upstreamPort = up.line.port as number;
     if (args.includes('--profile')) return await profile(s, sut, loadPin, upstreamPort, work);
     ensurePackages();

@@ -6,7 +6,7 @@
 //   npm run bench:colocated   (BENCH_SECONDS=5 per cell, BENCH_ROUNDS=3, BENCH_CONNECTIONS=64, BENCH_RATE=1000 by default)
 //
 // Saturated throughput: wrk (closed loop, BENCH_CONNECTIONS keep-alive connections) if installed, else autocannon.
-// Latency at a fixed rate: the open-loop load generator of test/support/load.ts at BENCH_RATE requests/s over
+// Latency at a fixed rate: the open-loop load generator of sim/load.ts at BENCH_RATE requests/s over
 // keep-alive connections (an open loop does not hide queueing the way a closed loop's coordinated omission does).
 // With taskset, the system under test (app, and the proxy in front of it) runs on core 0 and the load on core 1,
 // so every target gets the same single core and the proxies pay for their CPU with the app's.
@@ -16,9 +16,9 @@ import {get} from 'node:http';
 import {createRequire} from 'node:module';
 import {cpus, loadavg, totalmem, release} from 'node:os';
 import {fileURLToPath} from 'node:url';
-import {startLoad} from '../test/support/load.js';
-import {runBench} from './run-bench.js';
-import {markdownTable, writeResults} from './report.js';
+import {startLoad} from '../sim/load.js';
+import {runBench} from './lib/run-bench.js';
+import {markdownTable, writeResults} from './lib/report.js';
 
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 
@@ -270,7 +270,7 @@ async function main(): Promise<void> {
   const node = process.execPath;
   const app = await startJson([...sut, node, `${DIST}demo-app/src/main.js`], {PORT: '0', HOST: '127.0.0.1', POD_NAME: 'bench'}, (l) => l.msg === 'listening');
   const appPort = app.line.port as number;
-  const pipe = await startJson([...sut, node, `${DIST}bench/minimal-pipe.js`, `http://127.0.0.1:${appPort}`, '127.0.0.1:0'], {}, (l) => l.msg === 'listening');
+  const pipe = await startJson([...sut, node, `${DIST}bench/targets/minimal-pipe.js`, `http://127.0.0.1:${appPort}`, '127.0.0.1:0'], {}, (l) => l.msg === 'listening');
   const lameduck = await startJson(
     [...sut, node, `${DIST}proxy/src/main.js`],
     {LAMEDUCK_LISTEN: '127.0.0.1:0', LAMEDUCK_ADMIN_LISTEN: '127.0.0.1:0', LAMEDUCK_UPSTREAM: `http://127.0.0.1:${appPort}`},
@@ -325,7 +325,7 @@ async function main(): Promise<void> {
     pinned: haveTaskset ? 'system under test on core 0, load on core 1' : 'no',
     saturationTool: haveWrk ? spawnSync('wrk', ['-v'], {encoding: 'utf8'}).stdout.split('\n')[0]!.trim() : 'autocannon',
   };
-  const settings = {seconds, rounds, connections, rate, path: '/', fixedRateClient: 'test/support/load.ts, open loop, keep-alive'};
+  const settings = {seconds, rounds, connections, rate, path: '/', fixedRateClient: 'sim/load.ts, open loop, keep-alive'};
   const out = [
     table(cells, rate),
     '',
