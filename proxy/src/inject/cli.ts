@@ -27,7 +27,8 @@ targetPort reaches an injected pod are pointed at lameduck's port name.
 Flags:
   --all                      inject every workload that does not opt out
   --rbac                     add a Role and RoleBinding for each injected workload's ServiceAccount
-  --namespace NS             namespace of objects that name none (RoleBinding subjects; default "default")
+  --namespace NS             namespace of the Roles for workloads that name none (default: none, the
+                             namespace they are installed in)
   --prestop-token-secret S   Secret (NAME or NAME:KEY, key default "token") with LAMEDUCK_PRESTOP_TOKEN
 Defaults for every workload (each also an annotation lameduck.io/<flag>):
 ${Object.keys(SETTING_PARSERS).map((k) => `  --${k}`).join('\n')}
@@ -43,7 +44,7 @@ export interface ParsedArgs {
 
 export function parseInjectArgs(argv: readonly string[]): ParsedArgs {
   const defaults: InjectSettings = structuredClone(DEFAULT_SETTINGS) as InjectSettings;
-  const options: EngineOptions = {defaults, version: LAMEDUCK_VERSION, all: false, rbac: false, namespace: 'default'};
+  const options: EngineOptions = {defaults, version: LAMEDUCK_VERSION, all: false, rbac: false};
   const inputs: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {

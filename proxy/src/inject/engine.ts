@@ -19,8 +19,8 @@ export interface EngineOptions {
   /** Inject every workload that did not opt out (`--all`). */
   all: boolean;
   rbac: boolean;
-  /** The namespace objects without one will be installed in (RoleBinding subjects). */
-  namespace: string;
+  /** Namespace for the Roles of workloads that name none; unset: none either (the installer's namespace). */
+  namespace?: string;
 }
 
 export interface EngineResult {

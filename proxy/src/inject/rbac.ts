@@ -18,8 +18,12 @@ export function rbacName(serviceAccount: string): string {
 
 const LABELS = {'app.kubernetes.io/name': 'lameduck', 'app.kubernetes.io/component': 'graceful-shutdown', 'app.kubernetes.io/managed-by': 'lameduck-inject'};
 
-/** One Role + RoleBinding per (namespace, ServiceAccount); `defaultNamespace` fills the binding's subject. */
-export function rbacObjects(subjects: readonly RbacSubject[], defaultNamespace: string): KubeObject[] {
+/**
+ * One Role + RoleBinding per (namespace, ServiceAccount). A workload without a namespace (helm installs it into the
+ * release namespace) gets a binding without one and a subject without one: RBAC reads a ServiceAccount subject
+ * without namespace as the binding's own (k8s.io/kubernetes pkg/registry/rbac/validation, appliesToUser).
+ */
+export function rbacObjects(subjects: readonly RbacSubject[], defaultNamespace?: string): KubeObject[] {
   const merged = new Map<string, RbacSubject>();
   for (const s of subjects) {
     const key = `${s.namespace ?? ''}/${s.serviceAccount}`;
@@ -29,7 +33,8 @@ export function rbacObjects(subjects: readonly RbacSubject[], defaultNamespace: 
   const out: KubeObject[] = [];
   for (const s of merged.values()) {
     const name = rbacName(s.serviceAccount);
-    const metadata = {name, ...(s.namespace ? {namespace: s.namespace} : {}), labels: {...LABELS}};
+    const namespace = s.namespace ?? defaultNamespace;
+    const metadata = {name, ...(namespace ? {namespace} : {}), labels: {...LABELS}};
     out.push({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
@@ -46,7 +51,7 @@ export function rbacObjects(subjects: readonly RbacSubject[], defaultNamespace: 
       kind: 'RoleBinding',
       metadata: structuredClone(metadata),
       roleRef: {apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name},
-      subjects: [{kind: 'ServiceAccount', name: s.serviceAccount, namespace: s.namespace ?? defaultNamespace}],
+      subjects: [{kind: 'ServiceAccount', name: s.serviceAccount, ...((s.namespace ?? defaultNamespace) ? {namespace: s.namespace ?? defaultNamespace} : {})}],
     });
   }
   return out;
