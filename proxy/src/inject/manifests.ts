@@ -42,10 +42,11 @@ function isList(v: unknown): v is {kind: string; items: unknown[]} {
 function parseSource(src: Source): Parsed {
   const trimmed = src.text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    // One JSON document is written back as JSON; anything else (JSON documents between `---`) is YAML.
     try {
       return {json: true, docs: [{value: JSON.parse(src.text), raw: src.text}]};
-    } catch (cause) {
-      throw new InjectError('INJECT_BAD_INPUT', src.name, `not valid JSON: ${(cause as Error).message}`, {cause});
+    } catch {
+      // not one JSON document
     }
   }
   const docs = parseAllDocuments(src.text, {keepSourceTokens: false});
@@ -147,6 +148,7 @@ export function injectManifests(sources: readonly Source[], options: EngineOptio
       parts.push(text.endsWith('\n') ? text : text + '\n');
     });
   });
-  for (const o of r.added) parts.push(stringify(o, {lineWidth: 0}));
+  // Added to the last source: into a JSON one above, else as YAML documents at the end.
+  if (!parsed[parsed.length - 1]?.json) for (const o of r.added) parts.push(stringify(o, {lineWidth: 0}));
   return {text: parts.join('---\n'), notes: r.notes};
 }
