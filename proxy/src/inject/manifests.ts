@@ -150,5 +150,7 @@ export function injectManifests(sources: readonly Source[], options: EngineOptio
   });
   // Added to the last source: into a JSON one above, else as YAML documents at the end.
   if (!parsed[parsed.length - 1]?.json) for (const o of r.added) parts.push(stringify(o, {lineWidth: 0}));
-  return {text: parts.join('---\n'), notes: r.notes};
+  // A leading `---` (as helm writes) stays: a second pass must give the same text.
+  const lead = /^---[ \t]*\n/.test(sources[0]?.text ?? '') && !parsed[0]?.json ? '---\n' : '';
+  return {text: lead + parts.join('---\n'), notes: r.notes};
 }
