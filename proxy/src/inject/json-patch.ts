@@ -1,8 +1,8 @@
 /**
  * The difference between two JSON values as RFC 6902 operations: what the webhook answers, and what the CLI applies
  * to the YAML documents (so that everything it did not change — order, comments, formatting — stays).
- * Objects are compared key by key; an array that only grew gets `add`s at its end; any other changed array is replaced
- * whole, except arrays of the same length, which are compared element by element (a container changed in place).
+ * Objects are compared key by key; arrays element by element, with `add`s for what was appended (a container changed
+ * in place, a sidecar added); an array that shrank is replaced whole.
  */
 import type {Path} from './workloads.js';
 
@@ -34,11 +34,12 @@ export function diff(before: unknown, after: unknown, path: Path = []): PatchOp[
     }
     return ops;
   }
-  if (Array.isArray(before) && Array.isArray(after)) {
-    if (before.length === after.length) return before.flatMap((v, i) => diff(v, after[i], [...path, i]));
-    if (after.length > before.length && before.every((v, i) => deepEqual(v, after[i]))) {
-      return after.slice(before.length).map((value, i) => ({op: 'add' as const, path: [...path, before.length + i], value}));
-    }
+  if (Array.isArray(before) && Array.isArray(after) && after.length >= before.length) {
+    // Element by element (a container changed in place), then what was appended.
+    return [
+      ...before.flatMap((v, i) => diff(v, after[i], [...path, i])),
+      ...after.slice(before.length).map((value, i) => ({op: 'add' as const, path: [...path, before.length + i], value})),
+    ];
   }
   return [{op: 'replace', path, value: after}];
 }
