@@ -92,7 +92,7 @@ describe('charts/lameduck-injector', () => {
     expect(certificate.dnsNames).toContain('inj-lameduck-injector.lameduck.svc');
     expect(certificate.issuerRef).toEqual({name: 'inj-lameduck-injector-selfsigned', kind: 'Issuer'});
     expect((findObject(objects, 'Issuer').spec as object)).toEqual({selfSigned: {}});
-    const volume = podSpecOf(findObject(objects, 'Deployment')).volumes!.find((v) => v.name === 'tls') as {secret: {secretName: string}};
+    const volume = podSpecOf(findObject(objects, 'Deployment')).volumes!.find((v) => v.name === "tls") as unknown as {secret: {secretName: string}};
     expect(volume.secret.secretName).toBe(certificate.secretName);
     const config = findObject(objects, 'MutatingWebhookConfiguration');
     expect(config.metadata.annotations).toEqual({'cert-manager.io/inject-ca-from': 'lameduck/inj-lameduck-injector'});
@@ -122,7 +122,7 @@ describe('charts/lameduck-injector', () => {
       dir = await mkdtemp(join(tmpdir(), 'lameduck-injector-'));
       await writeFile(join(dir, 'tls.crt'), pem('tls.crt'));
       await writeFile(join(dir, 'tls.key'), pem('tls.key'));
-      const container = podSpecOf(findObject(objects, 'Deployment')).containers[0]! as {args: string[]};
+      const container = podSpecOf(findObject(objects, 'Deployment')).containers[0]! as unknown as {args: string[]};
       const args = container.args.map((a) => a.replace('/tls/', `${dir}/`).replace(/^--listen=.*/, '--listen=127.0.0.1:0'));
       child = spawn(process.execPath, [LAMEDUCK_MAIN, ...args], {stdio: ['ignore', 'pipe', 'pipe']});
       const port = await new Promise<number>((resolve, reject) => {
