@@ -2,6 +2,7 @@
  * `lameduck webhook [flags]`: serves the mutating admission webhook over HTTPS (charts/lameduck-injector runs it).
  * The same defaults flags as `lameduck inject` (--image, --mode, ...); namespaces and pods override per annotation.
  */
+import {createLogger} from '../log.js';
 import {parseInjectArgs, UsageError} from './cli.js';
 import {startWebhookServer, type WebhookServer} from './webhook-server.js';
 
@@ -53,12 +54,13 @@ export async function runWebhookCommand(argvIn: readonly string[], io: WebhookIo
     if (!reload || Number(reload[1]) < 1) throw new UsageError(`--reload-interval ${JSON.stringify(reloadText)}: expected whole seconds, e.g. 10s`);
     const {options, inputs} = parseInjectArgs(argv);
     if (inputs.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(inputs[0])}`);
-    const log = (level: string, message: string, context: Record<string, unknown> = {}) =>
-      io.log(JSON.stringify({time: new Date().toISOString(), level, msg: message, ...context}));
+    const logger = createLogger({level: 'info', write: io.log, base: {component: 'webhook'}});
+    const log = (level: 'info' | 'warn' | 'error', message: string, context: Record<string, unknown> = {}) => logger[level](message, context);
     const server = await startWebhookServer({
       certFile,
       keyFile,
-      host: m[1] || '::',
+      // No host: Node listens on :: and falls back to 0.0.0.0 where IPv6 is off.
+      ...(m[1] ? {host: m[1]} : {}),
       port: Number(m[2]),
       admission: {defaults: options.defaults, version: options.version},
       reloadIntervalMs: Number(reload[1]) * 1000,

@@ -20,7 +20,8 @@ export const WEBHOOK_PATHS: Readonly<Record<string, AdmissionPolicy>> = Object.f
 export interface WebhookServerDeps {
   certFile: string;
   keyFile: string;
-  host: string;
+  /** Listen address; unset: every address. */
+  host?: string;
   port: number;
   admission: Omit<AdmissionOptions, 'policy'>;
   /** How often the certificate files are compared with what is served. */
@@ -115,7 +116,7 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<Webho
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(deps.port, deps.host, () => resolve());
+    server.listen({port: deps.port, ...(deps.host ? {host: deps.host} : {})}, () => resolve());
   });
   return {
     address: () => server.address() as AddressInfo,

@@ -130,10 +130,11 @@ describe('charts/lameduck-injector', () => {
         let out = '';
         child!.stdout!.on('data', (c: Buffer) => {
           out += c.toString();
-          const m = /"msg":"listening","port":(\d+)/.exec(out);
-          if (m) {
+          const lines = out.split('\n').slice(0, -1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as {msg: string; port?: number});
+          const listening = lines.find((l) => l.msg === 'listening');
+          if (listening) {
             clearTimeout(timer);
-            resolve(Number(m[1]));
+            resolve(listening.port!);
           }
         });
         child!.on('exit', (code) => reject(new Error(`lameduck webhook exited with ${code}`)));
