@@ -56,17 +56,16 @@ export async function startWebhookServer(deps: WebhookServerDeps): Promise<Webho
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        tooLarge = true;
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
     });
     req.on('error', () => undefined);
     req.on('end', () => {
-      if (tooLarge) return;
       const n = ++requests;
+      if (tooLarge) {
+        deps.log('warn', 'bad admission request', {request: n, error: `body over ${MAX_BODY_BYTES} bytes`});
+        return send(413, {error: `the body is over ${MAX_BODY_BYTES} bytes`});
+      }
       let body: unknown;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));

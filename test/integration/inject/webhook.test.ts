@@ -160,6 +160,12 @@ describe('AdmissionReview answers', () => {
     expect((await post('/inject', review(pod({'lameduck.io/inject': 'false'})))).status).toBe(200);
   });
 
+  it('a body over the limit is a 413, and the server keeps serving', async () => {
+    const r = await post('/inject', review(pod({'x': 'y'.repeat(9 * 1024 * 1024)})));
+    expect(r.status).toBe(413);
+    expect((await post('/inject', review(pod({'lameduck.io/inject': 'false'})))).status).toBe(200);
+  });
+
   it('an unknown path is a 404', async () => {
     expect((await post('/mutate', review(pod()))).status).toBe(404);
   });
