@@ -96,7 +96,20 @@ function templateHash(template: PodTemplate): string {
   return s;
 }
 
-export function createDeploymentController(opts: {store: Store; deployment: DeploymentSpec; resyncMs?: number; onEvent?: (e: DeploymentControllerEvent) => void}): DeploymentController {
+export interface DeploymentControllerOptions {
+  store: Store;
+  deployment: DeploymentSpec;
+  resyncMs?: number;
+  onEvent?: (e: DeploymentControllerEvent) => void;
+  /**
+   * Mutating admission for the pods it creates (the API server's webhooks, api.admission), as a pod created through
+   * the API would pass it. A create that admission refuses is tried again at the next reconcile, as the ReplicaSet
+   * controller does.
+   */
+  admit?: (pod: Pod) => Promise<Pod>;
+}
+
+export function createDeploymentController(opts: DeploymentControllerOptions): DeploymentController {
   const {store} = opts;
   const spec = structuredClone(opts.deployment);
   const ns = spec.namespace ?? 'default';
@@ -107,6 +120,7 @@ export function createDeploymentController(opts: {store: Store; deployment: Depl
   const events: DeploymentControllerEvent[] = [];
   let stopped = false;
   let scheduled = false;
+  let pendingCreates = 0;
 
   const emit = (e: Omit<DeploymentControllerEvent, 'at' | 'revision'>): void => {
     const full = {...e, at: Date.now(), revision};
@@ -139,8 +153,25 @@ export function createDeploymentController(opts: {store: Store; deployment: Depl
       spec: structuredClone(template.spec),
     };
     if (!pod.metadata.annotations) delete pod.metadata.annotations;
-    const created = store.createPod(pod);
-    emit({type: 'pod-created', pod: created.metadata.name});
+    if (!opts.admit) {
+      const created = store.createPod(pod);
+      emit({type: 'pod-created', pod: created.metadata.name});
+      return;
+    }
+    // Counted as a new pod while admission runs, so that the surge budget is not spent twice.
+    pendingCreates++;
+    opts
+      .admit(pod)
+      .then((admitted) => {
+        if (stopped) return;
+        const created = store.createPod(admitted);
+        emit({type: 'pod-created', pod: created.metadata.name});
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        pendingCreates--;
+        schedule();
+      });
   }
 
   function deletePod(p: Pod): void {
@@ -165,8 +196,8 @@ export function createDeploymentController(opts: {store: Store; deployment: Depl
     const replicas = spec.replicas;
 
     // Scale up the new revision within the surge budget.
-    if (newPods.length < replicas) {
-      const allowed = Math.min(replicas + maxSurge - active.length, replicas - newPods.length);
+    if (newPods.length + pendingCreates < replicas) {
+      const allowed = Math.min(replicas + maxSurge - active.length - pendingCreates, replicas - newPods.length - pendingCreates);
       for (let i = 0; i < allowed; i++) createPod();
     }
 
