@@ -88,8 +88,10 @@ export function injectPodTemplate(input: PodTemplate, s: Readonly<InjectSettings
   const appIndex = appContainerIndex(containers, s, workload);
   const app = containers[appIndex]!;
   // Re-injection: the port the previous injection took (its name is lameduck's now, the app's port is unnamed).
-  const appPort: AppPort = stripped.previous && !s.port
-    ? {number: stripped.previous.appPort, ...(stripped.previous.trafficName !== s.trafficName ? {name: stripped.previous.trafficName} : {})}
+  const prev = stripped.previous;
+  const samePort = prev && (!s.port || s.port === prev.trafficName || s.port === String(prev.appPort));
+  const appPort: AppPort = prev && samePort
+    ? {number: prev.appPort, ...(prev.trafficName !== s.trafficName ? {name: prev.trafficName} : {})}
     : chooseAppPort(app, s, workload);
   const released = releasePortName(app, appPort);
   const nextContainers = containers.map((c, i) => (i === appIndex ? released : c));

@@ -316,6 +316,15 @@ spec:
     expect(objects(inject(older))).toEqual(objects(once));
   });
 
+  it('a port chosen by name (lameduck.io/port) is the same port on re-injection', () => {
+    const two = {name: 'app', image: 'a', ports: [{name: 'web', containerPort: 3000}, {name: 'grpc', containerPort: 9000}]};
+    const once = inject(deployment({annotations: {...OPT_IN, 'lameduck.io/port': 'grpc'}, container: two}));
+    expect(inject(once)).toBe(once);
+    const older = once.replace(`"lameduck.io/injected": "${LAMEDUCK_VERSION}"`, '"lameduck.io/injected": "0.0.1"');
+    expect(older).not.toBe(once);
+    expect(inject(older)).toBe(once);
+  });
+
   it('changed settings on an injected manifest are applied (settle via annotation)', () => {
     const once = inject(input);
     const again = inject(once.replace('lameduck.io/inject: "true"', 'lameduck.io/inject: "true"\n    lameduck.io/mode: classic'));
