@@ -9,7 +9,8 @@ import {diff, type PatchOp} from './json-patch.js';
 import {injectPodTemplate} from './pod-template.js';
 import {rbacObjects, type RbacSubject} from './rbac.js';
 import {rewriteService, type InjectedWorkload} from './services.js';
-import {settingsFor, type InjectSettings} from './settings.js';
+import {INJECTED_ANNOTATION, settingsFor, type InjectSettings} from './settings.js';
+import {uninject} from './strip.js';
 import type {KubeObject, PodTemplate} from './types.js';
 import {badChoice, getIn, podTemplatePath, wantsInjection, workloadId, type Path} from './workloads.js';
 
@@ -33,16 +34,21 @@ export interface EngineResult {
   notes: string[];
 }
 
-function injectOne(o: KubeObject, templatePath: Path, options: EngineOptions): {ops: PatchOp[]; workload: InjectedWorkload; rbac: RbacSubject} | 'skipped' {
+function injectOne(o: KubeObject, templatePath: Path, options: EngineOptions): {ops: PatchOp[]; workload: InjectedWorkload; rbac: RbacSubject} | {removed: PatchOp[]} | 'skipped' {
   const id = workloadId(o);
   const template = (templatePath.length === 0 ? o : getIn(o, templatePath)) as PodTemplate;
   const metas = templatePath.length === 0 ? [o.metadata] : [o.metadata, template.metadata];
   const bad = badChoice(metas);
   if (bad !== undefined) throw new InjectError('INJECT_BAD_ANNOTATION', id, `lameduck.io/inject=${JSON.stringify(bad)}: use "true" or "false"`);
-  if (!wantsInjection(metas, options.all)) return 'skipped';
   const annotationSets = templatePath.length === 0 ? [o.metadata?.annotations] : [o.metadata?.annotations, template.metadata?.annotations];
-  const settings = settingsFor(options.defaults, annotationSets, id);
   const before = {metadata: template.metadata, spec: template.spec};
+  if (!wantsInjection(metas, options.all)) {
+    // Opted out after an injection: lameduck comes out again, rather than staying with the opt-out ignored.
+    if (!template.metadata?.annotations?.[INJECTED_ANNOTATION]) return 'skipped';
+    const removed = uninject(structuredClone(before), settingsFor(options.defaults, annotationSets, id));
+    return {removed: diff(before, removed).map((op) => ({...op, path: [...templatePath, ...op.path]}))};
+  }
+  const settings = settingsFor(options.defaults, annotationSets, id);
   const r = injectPodTemplate(before, settings, options.version, id);
   if ('alreadyProtected' in r) return 'skipped';
   const ops = diff(before, r.template).map((op) => ({...op, path: [...templatePath, ...op.path]}));
@@ -64,6 +70,11 @@ export function runEngine(objects: readonly KubeObject[], options: EngineOptions
     try {
       const r = injectOne(o, path, options);
       if (r === 'skipped') return;
+      if ('removed' in r) {
+        result.ops[i] = r.removed;
+        result.notes.push(`${workloadId(o)}: opted out, lameduck removed`);
+        return;
+      }
       result.ops[i] = r.ops;
       workloads.push(r.workload);
       subjects.push(r.rbac);

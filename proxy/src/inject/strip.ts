@@ -53,3 +53,20 @@ export function stripInjection(template: PodTemplate, s: Readonly<InjectSettings
   const appPort = upstreamPort(sidecar);
   return {template, ...(trafficName && appPort ? {previous: {trafficName, appPort}} : {})};
 }
+
+/**
+ * Takes lameduck out of a template that opted out after it was injected: strip, then the app's port gets its name back
+ * (Services that target it by name reach the app again). The app's probes keep the port number (equivalent).
+ */
+export function uninject(template: PodTemplate, s: Readonly<InjectSettings>): PodTemplate {
+  const {template: out, previous} = stripInjection(template, s);
+  if (!previous || previous.trafficName === s.trafficName || !out.spec?.containers) return out;
+  out.spec.containers = out.spec.containers.map((c) => {
+    const i = (c.ports ?? []).findIndex((p) => p.containerPort === previous.appPort && p.name === undefined);
+    if (i < 0) return c;
+    const ports = [...c.ports!];
+    ports[i] = {name: previous.trafficName, ...ports[i]!};
+    return {...c, ports};
+  });
+  return out;
+}

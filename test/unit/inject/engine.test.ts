@@ -325,6 +325,15 @@ spec:
     expect(inject(older)).toBe(once);
   });
 
+  it('opting out of an injected manifest takes lameduck out again, and the app its port name back', () => {
+    const source = deployment({annotations: OPT_IN, grace: 60});
+    const once = inject(source);
+    expect(sidecar(podSpec(objects(once)[0]!))).toBeDefined();
+    const optOut = (text: string) => text.replace(/"lameduck\.io\/inject":\s*"true"/, '"lameduck.io/inject": "false"');
+    expect(optOut(once)).not.toBe(once);
+    expect(objects(inject(optOut(once)))).toEqual(objects(optOut(source)));
+  });
+
   it('changed settings on an injected manifest are applied (settle via annotation)', () => {
     const once = inject(input);
     const again = inject(once.replace('lameduck.io/inject: "true"', 'lameduck.io/inject: "true"\n    lameduck.io/mode: classic'));
