@@ -3,6 +3,7 @@
  * main.ts feeds it signals and exits when `exitCode` resolves.
  */
 import type {AddressInfo} from 'node:net';
+import {systemClock} from './clock.js';
 import type {Config} from './config.js';
 import {createAdminServer, type AdminServer} from './admin.js';
 import {createDrain, type Drain, type DrainSummary, type DrainTarget, type LoadingCluster} from './drain.js';
@@ -60,7 +61,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     kill: deps.kill,
     procDir: deps.procDir,
   });
-  const drain = createDrain({config, metrics, log, target: forwarder, cluster, release, now});
+  const drain = createDrain({config, metrics, log, target: forwarder, cluster, release, clock: {...systemClock, now}});
   drainRef = drain;
   let trafficListening = false;
   const admin: AdminServer = createAdminServer({
