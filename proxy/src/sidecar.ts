@@ -130,6 +130,11 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     drain,
     exitCode,
     async start() {
+      if (config.mode === 'native' && !config.prestopToken) {
+        // prestop.ts: a drain the API does not confirm needs the token, so without one a native sidecar whose API
+        // cannot tell (no identity, 403, unreachable) lets the app go at once on /prestop instead of draining.
+        log.warn('no LAMEDUCK_PRESTOP_TOKEN: native-mode fallback drains are disabled', {mode: config.mode});
+      }
       const adminAddr = await admin.listen();
       const traffic = await forwarder.listen();
       trafficListening = true;
