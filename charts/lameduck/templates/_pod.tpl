@@ -49,7 +49,7 @@ handler, so an existing one is refused unless the chart says to keep it. */ -}}
 {{- $lifecycle := $c.lifecycle | default dict -}}
 {{- if $lifecycle.preStop -}}
 {{- if ne $v.existingPreStop "keep" -}}
-{{- fail (printf "lameduck: container %q already has a lifecycle.preStop hook, and a container has only one. lameduck's preStop (httpGet /prestop on port %d) holds the app until the drain is done. Remove the app's hook, or set existingPreStop: keep and make that hook call http://127.0.0.1:%d/prestop before it returns" $c.name (int $v.ports.admin) (int $v.ports.admin)) -}}
+{{- fail (printf "lameduck: container %q already has a lifecycle.preStop hook, and a container has only one. lameduck's preStop (httpGet /prestop on port %d) holds the app until the drain is done. Remove the app's hook, or set existingPreStop: keep and make that hook call http://127.0.0.1:%d/prestop before it returns, with the header X-Lameduck-Token from the Secret %s (without it a native sidecar whose API cannot tell refuses the fallback drain)" $c.name (int $v.ports.admin) (int $v.ports.admin) (include "lameduck.prestopTokenSecretName" $ctx)) -}}
 {{- end -}}
 {{- else -}}
 {{- $header := dict "name" "X-Lameduck-Token" "value" (include "lameduck.prestopTokenValue" $ctx) -}}
