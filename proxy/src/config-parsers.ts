@@ -7,7 +7,9 @@ import {constants as osConstants} from 'node:os';
 import type {AppExit, ListenAddress} from './config.js';
 import {parseDuration, formatDuration} from './duration.js';
 import {ConfigError} from './errors.js';
-import {MAX_DURATION_MS} from './settings.js';
+
+/** The longest duration Node's timers can wait; longer ones would fire at once. 24 days. */
+export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
 
 export function parseListen(variable: string, value: string): ListenAddress {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(value.trim());

@@ -17,18 +17,10 @@ import {
 import {formatDuration} from './duration.js';
 import {ConfigError} from './errors.js';
 import {LOG_LEVELS, type LogLevel} from './log.js';
-import {flagName, MIN_DRAIN_TIMEOUT_MS, SETTINGS, type Setting, type SettingName} from './settings.js';
+import {SETTINGS, flagName, type Setting, type SettingName} from './settings.js';
 
-export {
-  DEFAULT_DRAIN_TIMEOUT_MS,
-  flagName,
-  helpText,
-  IDENTITY_ENV,
-  MAX_DURATION_MS,
-  MIN_DRAIN_TIMEOUT_MS,
-  SETTINGS,
-  type SettingName,
-} from './settings.js';
+export {SETTINGS, flagName, helpText, type SettingName} from './settings.js';
+export {MAX_DURATION_MS} from './config-parsers.js';
 
 export interface ListenAddress {
   /** '' means every IPv4 and IPv6 address (dual-stack `::`). */
@@ -78,6 +70,12 @@ export interface Config {
   readonly identity: PodIdentity;
   readonly kubeconfig: string | undefined;
 }
+
+/** Downward API identity variables (not LAMEDUCK_ prefixed: they come from the pod spec). */
+export const IDENTITY_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_UID', 'POD_IPS', 'POD_IP', 'KUBECONFIG'] as const;
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
+export const MIN_DRAIN_TIMEOUT_MS = 1_000;
 
 export class HelpRequested extends Error {
   constructor() {

@@ -1,6 +1,6 @@
 /**
- * The settings table: every LAMEDUCK_* variable with its flag, default and help line, in `--help` order, and the
- * `--help` text built from it. Names and defaults are the public contract (README, chart); config.ts parses them.
+ * Every setting's name, default and help line: the public contract (README's Configuration table, `--help`, the
+ * chart). config.ts parses them.
  */
 
 export interface Setting {
@@ -39,14 +39,6 @@ export const SETTINGS = [
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
-
-/** Downward API identity variables (not LAMEDUCK_ prefixed: they come from the pod spec). */
-export const IDENTITY_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_UID', 'POD_IPS', 'POD_IP', 'KUBECONFIG'] as const;
-
-export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
-export const MIN_DRAIN_TIMEOUT_MS = 1_000;
-/** The longest duration Node's timers can wait; longer ones would fire at once. 24 days. */
-export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
 
 export function flagName(env: string): string {
   return '--' + env.replace(/^LAMEDUCK_/, '').toLowerCase().replace(/_/g, '-');
