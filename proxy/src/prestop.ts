@@ -99,15 +99,15 @@ export function createPrestopHandler(deps: PrestopDeps): PrestopHandler {
       }
       // A native sidecar gets SIGTERM only after the app exited: releasing the app now would drop its traffic. But
       // nothing confirms a termination, so only a caller holding the token may start this drain.
-      if (cannotTell !== undefined && config.mode === 'native') {
-        if (caller === 'authorized') {
-          if (lookups) log.warn('prestop: API cannot tell, native mode: fallback drain', {reason: cannotTell});
-          else log.warn('prestop: no pod identity, native mode: fallback drain', {});
-          void drain.drain({trigger: 'prestop', triggeredAt});
-          return waitForRelease('fallback');
-        }
-        refused = caller;
+      const fallback = cannotTell !== undefined && config.mode === 'native';
+      if (fallback && caller === 'authorized') {
+        if (lookups) log.warn('prestop: API cannot tell, native mode: fallback drain', {reason: cannotTell});
+        else log.warn('prestop: no pod identity, native mode: fallback drain', {});
+        void drain.drain({trigger: 'prestop', triggeredAt});
+        return waitForRelease('fallback');
       }
+      // What the last look said decides: a later answer "not terminating" leaves nothing refused.
+      refused = fallback && caller !== 'authorized' ? caller : undefined;
       if (clock.now() >= deadline) break;
       await clockSleep(clock, Math.min(PRESTOP_RECHECK_INTERVAL_MS, deadline - clock.now()));
     }
