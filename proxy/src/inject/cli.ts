@@ -3,6 +3,7 @@
  * out (stdout). Also the Helm post-renderer (helm-plugin/lameduck): helm pipes the rendered release through it.
  * Exit 0 with the manifests; 1 with every refusal on stderr and nothing on stdout; 2 on bad flags.
  */
+import {readFileSync} from 'node:fs';
 import {readdir, readFile, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 import type {EngineOptions} from './engine.js';
@@ -30,6 +31,7 @@ Flags:
   --namespace NS             namespace of the Roles for workloads that name none (default: none, the
                              namespace they are installed in)
   --prestop-token-secret S   Secret (NAME or NAME:KEY, key default "token") with LAMEDUCK_PRESTOP_TOKEN
+  --prestop-token-file F     the same token, which the app's preStop hook then sends (X-Lameduck-Token)
 Defaults for every workload (each also an annotation lameduck.io/<flag>):
 ${Object.keys(SETTING_PARSERS).map((k) => `  --${k}`).join('\n')}
 `;
@@ -47,6 +49,7 @@ export function parseInjectArgs(argv: readonly string[]): ParsedArgs {
   const options: EngineOptions = {defaults, version: LAMEDUCK_VERSION, all: false, rbac: false};
   const inputs: string[] = [];
   let help = false;
+  let tokenFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '-' || !arg.startsWith('--')) {
@@ -68,7 +71,9 @@ export function parseInjectArgs(argv: readonly string[]): ParsedArgs {
     else if (name === 'prestop-token-secret') {
       const [secretName, secretKey] = value().split(':');
       if (!secretName) throw new UsageError('--prestop-token-secret needs a Secret name');
-      defaults.prestopToken = {secretName, secretKey: secretKey || 'token'};
+      defaults.prestopToken = {...defaults.prestopToken, secretName, secretKey: secretKey || 'token'};
+    } else if (name === 'prestop-token-file') {
+      tokenFile = value();
     } else if (name in SETTING_PARSERS) {
       try {
         applySetting(defaults, name, value(), {workload: 'command line', what: `--${name}`});
@@ -76,6 +81,17 @@ export function parseInjectArgs(argv: readonly string[]): ParsedArgs {
         throw new UsageError((err as Error).message);
       }
     } else throw new UsageError(`unknown flag --${name} (lameduck inject --help lists them)`);
+  }
+  if (tokenFile !== undefined) {
+    if (!defaults.prestopToken) throw new UsageError('--prestop-token-file needs --prestop-token-secret (the Secret the sidecar reads the same token from)');
+    let token: string;
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch (cause) {
+      throw new UsageError(`--prestop-token-file ${tokenFile}: cannot read it (${(cause as Error).message})`);
+    }
+    if (token.length < 8) throw new UsageError(`--prestop-token-file ${tokenFile}: the token must have at least 8 characters`);
+    defaults.prestopToken = {...defaults.prestopToken, value: token};
   }
   return {options, inputs, help};
 }

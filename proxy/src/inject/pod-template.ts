@@ -8,7 +8,7 @@
 import {chooseAppPort, chooseTrafficPort, releasePortName, type AppPort} from './app-port.js';
 import {InjectError} from './errors.js';
 import {drainGraceSeconds} from './grace.js';
-import {INJECTED_ANNOTATION, type InjectSettings} from './settings.js';
+import {AUTOMOUNT_OFF_ANNOTATION, INJECTED_ANNOTATION, type InjectSettings} from './settings.js';
 import {sidecarContainer, tokenVolume} from './sidecar-container.js';
 import {stripInjection} from './strip.js';
 import type {Container, Handler, PodSpec, PodTemplate} from './types.js';
@@ -100,6 +100,9 @@ export function injectPodTemplate(input: PodTemplate, s: Readonly<InjectSettings
   const trafficPort = chooseTrafficPort({...spec, containers: nextContainers}, appPort, s, workload);
   nextContainers[appIndex] = withPrestop(released, s, workload);
 
+  // Least privilege, as the library chart: the app gets no API credentials unless it asks; the sidecar its own token.
+  const automountOff = !s.automountForApp && spec.automountServiceAccountToken === undefined;
+  if (automountOff) spec.automountServiceAccountToken = false;
   const projectToken = s.projectToken === 'always' || (s.projectToken === 'auto' && spec.automountServiceAccountToken === false);
   const sidecar = sidecarContainer(s, {trafficPort, trafficName, appPort: appPort.number, projectToken});
   if (s.mode === 'native') {
@@ -116,6 +119,10 @@ export function injectPodTemplate(input: PodTemplate, s: Readonly<InjectSettings
   if (spec.terminationGracePeriodSeconds === undefined || spec.terminationGracePeriodSeconds < grace) spec.terminationGracePeriodSeconds = grace;
   template.spec = spec;
   template.metadata = {...(template.metadata ?? {})};
-  template.metadata.annotations = {...(template.metadata.annotations ?? {}), [INJECTED_ANNOTATION]: version};
+  template.metadata.annotations = {
+    ...(template.metadata.annotations ?? {}),
+    [INJECTED_ANNOTATION]: version,
+    ...(automountOff ? {[AUTOMOUNT_OFF_ANNOTATION]: 'true'} : {}),
+  };
   return {template, appPort, trafficName, trafficPort};
 }

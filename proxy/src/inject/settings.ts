@@ -12,6 +12,8 @@ export const ANNOTATION_PREFIX = 'lameduck.io/';
 export const INJECT_KEY = 'lameduck.io/inject';
 /** Set on every injected pod template: the lameduck version that injected it. */
 export const INJECTED_ANNOTATION = 'lameduck.io/injected';
+/** Set when injection turned the app's automounted API token off, so that taking lameduck out turns it back on. */
+export const AUTOMOUNT_OFF_ANNOTATION = 'lameduck.io/automount-off';
 
 export type Mode = 'native' | 'classic';
 export type AppPrestop = 'refuse' | 'keep' | 'replace';
@@ -60,6 +62,8 @@ export interface InjectSettings {
   livenessProbe: {enabled: boolean; periodSeconds: number; failureThreshold: number};
   startupProbe: {periodSeconds: number; failureThreshold: number};
   gracePeriod: {deregistration: string; longestRequest: string};
+  /** Keep the automounted API token in the app's containers (chart: serviceAccount.automountForApp). */
+  automountForApp: boolean;
   projectToken: 'auto' | 'always' | 'never';
   tokenExpirationSeconds: number;
 }
@@ -93,6 +97,7 @@ export const DEFAULT_SETTINGS: Readonly<InjectSettings> = Object.freeze({
   livenessProbe: {enabled: true, periodSeconds: 10, failureThreshold: 3},
   startupProbe: {periodSeconds: 1, failureThreshold: 30},
   gracePeriod: {deregistration: '10s', longestRequest: '10s'},
+  automountForApp: false,
   projectToken: 'auto',
   tokenExpirationSeconds: 3607,
 });
@@ -122,7 +127,7 @@ const oneOf = <K extends 'mode' | 'appPrestop' | 'logLevel' | 'projectToken' | '
   (s as unknown as Record<string, string>)[key] = v;
   return undefined;
 };
-const bool = (key: 'watchPod' | 'legacyApp'): Parser => (s, v) => {
+const bool = (key: 'watchPod' | 'legacyApp' | 'automountForApp'): Parser => (s, v) => {
   if (v !== 'true' && v !== 'false') return 'must be true or false';
   s[key] = v === 'true';
   return undefined;
@@ -158,10 +163,11 @@ export const SETTING_PARSERS: Readonly<Record<string, Parser>> = Object.freeze({
   'watch-pod': bool('watchPod'),
   'log-level': oneOf('logLevel', ['debug', 'info', 'warn', 'error']),
   'legacy-app': bool('legacyApp'),
+  'automount-for-app': bool('automountForApp'),
 });
 
 /** Keys that are not settings but share the prefix. */
-const NOT_SETTINGS = new Set(['inject', 'injected']);
+const NOT_SETTINGS = new Set(['inject', 'injected', 'automount-off']);
 
 function copy(s: Readonly<InjectSettings>): InjectSettings {
   return structuredClone(s) as InjectSettings;

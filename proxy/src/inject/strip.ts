@@ -1,11 +1,11 @@
 /**
  * Takes out what an earlier injection added (a template marked `lameduck.io/injected`), so that injecting again
  * yields exactly what one injection yields: the sidecar container, lameduck's preStop on the app, the projected token
- * volume and the marker. What it leaves: the app port's name stays with lameduck (remembered in `previous`, so the
+ * volume, the marker, and the app's API token switched off by injection. What it leaves: the app port's name stays with lameduck (remembered in `previous`, so the
  * re-injection gives it back to lameduck), app probes that now use the port number (equivalent), and a grace period
  * that was raised (re-injection raises it again only if needed).
  */
-import {INJECTED_ANNOTATION, type InjectSettings} from './settings.js';
+import {AUTOMOUNT_OFF_ANNOTATION, INJECTED_ANNOTATION, type InjectSettings} from './settings.js';
 import {tokenVolumeName} from './sidecar-container.js';
 import type {Container, PodTemplate} from './types.js';
 
@@ -29,6 +29,10 @@ export function stripInjection(template: PodTemplate, s: Readonly<InjectSettings
   const isSidecar = (c: Container) => c.name === s.containerName;
   const sidecar = [...(spec.initContainers ?? []), ...(spec.containers ?? [])].find(isSidecar);
   delete annotations[INJECTED_ANNOTATION];
+  if (annotations[AUTOMOUNT_OFF_ANNOTATION] !== undefined) {
+    delete annotations[AUTOMOUNT_OFF_ANNOTATION];
+    delete spec.automountServiceAccountToken;
+  }
   if (Object.keys(annotations).length === 0) delete template.metadata!.annotations;
   if (!sidecar) return {template};
   if (spec.initContainers) {

@@ -95,6 +95,18 @@ describe('lameduck inject', () => {
     expect(missing.stderr).toContain('nope.yaml: cannot read it');
   });
 
+  it('the /prestop token: from a Secret for the sidecar, from a file for the app\'s preStop hook', async () => {
+    await writeFile(join(dir, 'token'), 'a-long-enough-token\n');
+    const r = await run(['inject', '--all', '--prestop-token-secret', 'web-token:key', '--prestop-token-file', join(dir, 'token')], DEPLOYMENT);
+    expect(r.code).toBe(0);
+    const spec = (parseAllDocuments(r.stdout)[0]!.toJS() as {spec: {template: {spec: any}}}).spec.template.spec;
+    expect(spec.containers[0].lifecycle.preStop.httpGet.httpHeaders).toEqual([{name: 'X-Lameduck-Token', value: 'a-long-enough-token'}]);
+    expect(spec.initContainers[0].env).toContainEqual({name: 'LAMEDUCK_PRESTOP_TOKEN', valueFrom: {secretKeyRef: {name: 'web-token', key: 'key'}}});
+    const alone = await run(['inject', '--prestop-token-file', join(dir, 'token')], DEPLOYMENT);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--prestop-token-file needs --prestop-token-secret');
+  });
+
   it('--help lists the flags', async () => {
     const r = await run(['inject', '--help']);
     expect(r.code).toBe(0);
