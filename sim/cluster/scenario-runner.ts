@@ -106,7 +106,7 @@ export interface ScenarioResult {
   requests: Omit<LoadReport, 'records'>;
   /** Failed requests by outcome (only non-ok outcomes). */
   failedByKind: Partial<Record<Outcome, number>>;
-  byPath: {service: Omit<LoadReport, 'records'>; ingress: Omit<LoadReport, 'records'>};
+  byPath: {service: Omit<LoadReport, 'records'>; ingress: Omit<LoadReport, 'records'>; dns: Omit<LoadReport, 'records'>};
   /**
    * Each rolling update: `durationMs` until every new pod was Ready and every old one deleted (what `kubectl rollout
    * status` waits for), `untilOldPodsGoneMs` until the last old pod was gone too (its drain included).
@@ -401,7 +401,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     aborted,
     requests: strip(all),
     failedByKind,
-    byPath: {service: strip(service), ingress: strip(viaIngress)},
+    byPath: {service: strip(service), ingress: strip(viaIngress), dns: strip(summarize(records.filter((r) => r.via === 'dns')))},
     rollouts: (deployment?.rollouts ?? []).slice(1).map((r, i) => ({
       ...r,
       durationMs: r.completedAt === undefined ? undefined : r.completedAt - r.startedAt,
