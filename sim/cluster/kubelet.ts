@@ -25,6 +25,7 @@ import type {ImageMap} from './images.js';
 import {createLoopbackIpPool, type LoopbackIpPool} from './loopback-ips.js';
 import {createPodRecorder, type PodRecorder} from './pod-recorder.js';
 import {createPodRuntime, type PodRuntime} from './pod-runtime.js';
+import type {SecretData} from './pod-env.js';
 
 export interface KubeletOptions {
   store: Store;
@@ -36,6 +37,8 @@ export interface KubeletOptions {
   kubeconfigPath?: string;
   recorder?: PodRecorder;
   restartBackoffMs?: number;
+  /** Secrets by name, then key, for `valueFrom.secretKeyRef` (the simulated API server stores no Secrets). */
+  secrets?: SecretData;
 }
 
 /** The eviction manager's grace for a hard threshold (pkg/kubelet/eviction/eviction_manager.go, immediateEvictionGracePeriodSeconds). */
@@ -129,6 +132,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       hostIp: nodeIp,
       baseEnv: env,
       restartBackoffMs: opts.restartBackoffMs,
+      projectedKubeconfig: opts.kubeconfigPath,
+      secrets: opts.secrets,
     });
     runtimes.set(key(ns, name), runtime);
     uids.set(key(ns, name), pod.metadata.uid);
