@@ -1,6 +1,6 @@
 /**
  * A plain request's way in: accounted from arrival (exchange.ts), then answered locally (asterisk-form, invalid
- * target, a request the guard refuses) or forwarded (attempt.ts).
+ * target, a request the guard refuses) or forwarded (attempt.ts), in the order pipelining allows (pipeline.ts).
  */
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {checkRequest, hasBody} from '../request-guard.js';
@@ -9,6 +9,7 @@ import {forwardRequest} from './attempt.js';
 import {text} from './client-errors.js';
 import type {ForwarderContext} from './context.js';
 import {openExchange, sendLocal} from './exchange.js';
+import {admitPipelined} from './pipeline.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -28,10 +29,13 @@ export function createRequestHandler(ctx: ForwarderContext): (req: IncomingMessa
     const refusal = checkRequest(req);
     if (refusal) {
       ctx.metrics.badRequests.inc();
-      sendLocal(res, refusal.status, refusal.body, true);
+      sendLocal(res, refusal.status, refusal.body, true, refusal.headers);
       return;
     }
     ex.attempts = 1;
+    // Pipelined behind requests still in flight on its connection: order and close rules (pipeline.ts).
+    const conn = ex.conn;
+    if (conn !== undefined && conn.responses.length > 1 && !admitPipelined(ctx, conn, ex)) return;
     forwardRequest(ctx, req, res, ex);
   };
 }

@@ -13,6 +13,8 @@ import {listenOn} from '../listen.js';
 import {MAX_HEADERS_COUNT} from '../request-guard.js';
 import {createClientErrorHandler, refuseConnect} from './client-errors.js';
 import {createContext, type ForwarderContext} from './context.js';
+import {createTimeoutHandler} from './client-timeouts.js';
+import {continuePipeline} from './pipeline.js';
 import {createRequestHandler} from './request.js';
 import type {Forwarder, ForwarderDeps} from './types.js';
 import {createUpgradeHandler} from './upgrade.js';
@@ -51,6 +53,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   server.on('upgrade', createUpgradeHandler(ctx));
   server.on('connect', refuseConnect);
   server.on('clientError', createClientErrorHandler(ctx));
+  // The client sockets' idle timer: node's keep-alive timeout, and the send and body timeouts (client-timeouts.ts).
+  server.on('timeout', createTimeoutHandler(ctx));
+  ctx.continuePipeline = (conn) => continuePipeline(ctx, conn);
 
   const startClose = (): Promise<void> => {
     if (state.closePromise) return state.closePromise;
