@@ -8,15 +8,15 @@
  * Options: --only=1,7,12 runs those scenario ids; --pods=N sizes the stampede (default 50).
  */
 import {cpus, totalmem} from 'node:os';
-import {writeResults} from './report.js';
-import {API_SCENARIOS} from '../test/support/faults/api-scenarios.js';
-import {APP_SCENARIOS} from '../test/support/faults/app-scenarios.js';
-import {STARTUP_SCENARIOS} from '../test/support/faults/startup-scenarios.js';
-import {clientAbortStorm, idleKeepAliveAtTrigger} from '../test/support/faults/connection-scenarios.js';
-import {slowloris, startTarget} from '../test/support/faults/hostile.js';
-import {stampede} from '../test/support/faults/stampede-scenario.js';
-import {judge, verdictTable, type Verdict} from '../test/support/faults/verdict.js';
-import {killAll} from '../test/support/processes.js';
+import {writeResults} from './lib/report.js';
+import {API_SCENARIOS} from '../sim/faults/api-scenarios.js';
+import {APP_SCENARIOS} from '../sim/faults/app-scenarios.js';
+import {STARTUP_SCENARIOS} from '../sim/faults/startup-scenarios.js';
+import {clientAbortStorm, idleKeepAliveAtTrigger} from '../sim/faults/connection-scenarios.js';
+import {slowloris, startTarget} from '../sim/faults/hostile.js';
+import {stampede} from '../sim/faults/stampede-scenario.js';
+import {judge, verdictTable, type Verdict} from '../sim/faults/verdict.js';
+import {killAll} from '../sim/processes.js';
 
 async function slowlorisVerdict(attackers: number): Promise<Verdict> {
   const t = await startTarget();

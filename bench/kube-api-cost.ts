@@ -15,11 +15,11 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {cpus, loadavg, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {envInt} from './report.js';
-import {startApiServer, type ApiServer} from '../test/support/kube/apiserver.js';
-import type {EndpointSlice, Pod} from '../test/support/kube/types.js';
-import {startLoad} from '../test/support/load.js';
-import {killAll, startChild, type Child} from '../test/support/processes.js';
+import {envInt} from './lib/report.js';
+import {startApiServer, type ApiServer} from '../sim/kube/apiserver.js';
+import type {EndpointSlice, Pod} from '../sim/kube/types.js';
+import {startLoad} from '../sim/load.js';
+import {killAll, startChild, type Child} from '../sim/processes.js';
 
 // From dist/bench/: the built entry points (processes.ts's own constants assume it runs from the sources).
 const LAMEDUCK_MAIN = fileURLToPath(new URL('../proxy/src/main.js', import.meta.url));

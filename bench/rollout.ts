@@ -11,11 +11,11 @@
 import {existsSync} from 'node:fs';
 import {join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {findRepoRoot} from '../test/support/cluster/images.js';
-import {runScenario, type ScenarioResult} from '../test/support/cluster/scenario-runner.js';
-import {SCENARIOS, isScenarioName, type ScenarioName} from '../test/support/cluster/scenarios.js';
-import {cliArgs} from './cli-args.js';
-import {markdownTable, writeResults} from './report.js';
+import {findRepoRoot} from '../sim/cluster/images.js';
+import {runScenario, type ScenarioResult} from '../sim/cluster/scenario-runner.js';
+import {SCENARIOS, isScenarioName, type ScenarioName} from '../sim/cluster/scenarios.js';
+import {cliArgs} from '../demo/cli-args.js';
+import {markdownTable, writeResults} from './lib/report.js';
 
 export interface RolloutBenchOptions {
   runs: number;

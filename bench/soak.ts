@@ -11,11 +11,11 @@
 import {execFileSync} from 'node:child_process';
 import {cpus, loadavg} from 'node:os';
 import {fileURLToPath} from 'node:url';
-import {memory, processTree} from './perf-proc.js';
-import {runWrk} from './perf-wrk.js';
-import {envInt, markdownTable, writeResults} from './report.js';
-import {runBench} from './run-bench.js';
-import {killAll, LAMEDUCK_MAIN, startChild, type Child} from '../test/support/processes.js';
+import {memory, processTree} from './lib/proc.js';
+import {runWrk} from './lib/wrk.js';
+import {envInt, markdownTable, writeResults} from './lib/report.js';
+import {runBench} from './lib/run-bench.js';
+import {killAll, LAMEDUCK_MAIN, startChild, type Child} from '../sim/processes.js';
 
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 const HOST = '127.0.0.1';
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const pinned = cpus().length >= 2;
   const loadPin = pinned ? ['taskset', '-c', '1'] : [];
   if (pinned) pin(process.pid, 1);
-  const upstream = startChild([`${DIST}bench/perf-upstream.js`, `${HOST}:0`], {});
+  const upstream = startChild([`${DIST}bench/targets/upstream.js`, `${HOST}:0`], {});
   pin(upstream.child.pid!, 1);
   const upstreamPort = ((await upstream.waitForLog((l) => l.msg === 'listening', 10_000)) as {port: number}).port;
   const upstreamUrl = `http://${HOST}:${upstreamPort}`;
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   results.push(await soak('lameduck', lameduck, ldPort, o, loadPin));
   lameduck.child.kill('SIGKILL');
 
-  const pipe = startChild([`${DIST}bench/minimal-pipe.js`, upstreamUrl, `${HOST}:0`], {});
+  const pipe = startChild([`${DIST}bench/targets/minimal-pipe.js`, upstreamUrl, `${HOST}:0`], {});
   const pipePort = ((await pipe.waitForLog((l) => l.msg === 'listening', 10_000)) as {port: number}).port;
   results.push(await soak('pipe', pipe, pipePort, o, loadPin));
   pipe.child.kill('SIGKILL');

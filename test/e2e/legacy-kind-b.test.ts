@@ -2,8 +2,8 @@
 // kubelet's SIGKILL at the end of the grace period. Behind lameduck with LAMEDUCK_APP_EXIT=signal:SIGKILL the app is
 // ended at release, and the pod goes within a second or two of the drain's end.
 import {describe, it, expect} from '@jest/globals';
-import {runScenario, type RunOptions} from '../support/cluster/scenario-runner.js';
-import {describeRun} from '../support/cluster/result-report.js';
+import {runScenario, type RunOptions} from '../../sim/cluster/scenario-runner.js';
+import {describeRun} from '../../sim/cluster/result-report.js';
 
 const GRACE = 12;
 const common: Omit<RunOptions, 'scenario'> = {

@@ -2,7 +2,7 @@
 // ingress still route to it (and while keep-alive clients still hold connections to it), so a rolling update fails
 // requests.
 import {describe, it, expect} from '@jest/globals';
-import {runScenario} from '../support/cluster/scenario-runner.js';
+import {runScenario} from '../../sim/cluster/scenario-runner.js';
 
 describe('rolling update of the bare legacy app', () => {
   it('fails requests: refused/reset connections and 502s while the data planes catch up', async () => {

@@ -6,8 +6,8 @@
 // under steady load a short fallback is hidden by the traffic itself; sparse traffic shows what the fallback alone
 // guarantees.
 import {describe, it, expect} from '@jest/globals';
-import {runScenario, type RunOptions} from '../support/cluster/scenario-runner.js';
-import {describeRun} from '../support/cluster/result-report.js';
+import {runScenario, type RunOptions} from '../../sim/cluster/scenario-runner.js';
+import {describeRun} from '../../sim/cluster/result-report.js';
 
 const common: Omit<RunOptions, 'scenario'> = {
   rps: 20,

@@ -2,8 +2,8 @@
 // ready endpoint while the new pod starts. kube-proxy falls back to the serving+terminating endpoint (KEP-1669), and
 // lameduck — seeing that no other endpoint is ready — keeps serving until the new pod is Ready: no request fails.
 import {describe, it, expect} from '@jest/globals';
-import {runScenario} from '../support/cluster/scenario-runner.js';
-import {describeRun} from '../support/cluster/result-report.js';
+import {runScenario} from '../../sim/cluster/scenario-runner.js';
+import {describeRun} from '../../sim/cluster/result-report.js';
 
 describe('single replica, maxSurge 0', () => {
   it('keeps serving through the terminating fallback until the new pod is ready', async () => {

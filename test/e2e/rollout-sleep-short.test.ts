@@ -1,7 +1,7 @@
 // The common workaround fails when its guess is short: a preStop `sleep 1` while the EndpointSlice controller takes
 // 2 s and kube-proxy another 2 s. The app is SIGTERMed while the Service still routes to it.
 import {describe, it, expect} from '@jest/globals';
-import {runScenario} from '../support/cluster/scenario-runner.js';
+import {runScenario} from '../../sim/cluster/scenario-runner.js';
 
 describe('rolling update with a preStop sleep shorter than the propagation lag', () => {
   it('fails requests', async () => {
