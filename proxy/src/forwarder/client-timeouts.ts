@@ -83,7 +83,10 @@ export function createTimeoutHandler(ctx: ForwarderContext): (socket: Socket) =>
       }
     }
     if (res === undefined || ex === undefined) {
-      socket.destroy();
+      // Requests in flight but none waiting on the client (a timer left over from a response that finished while
+      // blocked, with a pipelined one behind it): not a timeout. Otherwise node's keep-alive timeout: close, as node does.
+      if (conn !== undefined && conn.responses.length > 0) socket.setTimeout(0);
+      else socket.destroy();
       return;
     }
     const kind: ClientTimeoutKind = ex.sendBlocked ? 'send' : 'body';
