@@ -27,7 +27,8 @@ export function sendBlocked(ctx: ForwarderContext, res: ServerResponse, ex: Exch
   const ms = ctx.config.sendTimeoutMs;
   if (ms <= 0 || ex.sendBlocked) return;
   ex.sendBlocked = true;
-  res.socket?.setTimeout(ms);
+  // A pipelined response not yet at the head of its connection has no socket of its own: the connection's.
+  (res.socket ?? ex.req.socket).setTimeout(ms);
 }
 
 /** The blocked response drained. */
