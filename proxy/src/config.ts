@@ -4,13 +4,23 @@
  * variable and the value. Nothing here reads `process`: main.ts passes env and argv in.
  */
 import {isIP} from 'node:net';
-import {parseDuration, formatDuration} from './duration.js';
+import {
+  parseAppExit,
+  parseBool,
+  parseDurationSetting,
+  parseIntSetting,
+  parseList,
+  parseListen,
+  parseUpstream,
+  sameListener,
+} from './config-parsers.js';
+import {formatDuration} from './duration.js';
 import {ConfigError} from './errors.js';
 import {LOG_LEVELS, type LogLevel} from './log.js';
-import {parseAppExit} from './app-exit.js';
 import {SETTINGS, flagName, type Setting, type SettingName} from './settings.js';
 
 export {SETTINGS, flagName, helpText, type SettingName} from './settings.js';
+export {MAX_DURATION_MS} from './config-parsers.js';
 
 export interface ListenAddress {
   /** '' means every IPv4 and IPv6 address (dual-stack `::`). */
@@ -76,8 +86,6 @@ export const IDENTITY_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_UID', 'POD_IPS', 
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 export const MIN_DRAIN_TIMEOUT_MS = 1_000;
-/** The longest duration Node's timers can wait; longer ones would fire at once. 24 days. */
-export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
 
 export class HelpRequested extends Error {
   constructor() {
@@ -107,60 +115,6 @@ function collect(env: Readonly<Record<string, string | undefined>>, argv: readon
     raw.set(setting.env, value);
   }
   return raw;
-}
-
-function parseListen(variable: string, value: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(value.trim());
-  if (!m) throw new ConfigError(variable, value, 'expected [host]:port, e.g. :8080 or 127.0.0.1:8080 or [::1]:8080');
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(variable, value, 'port out of range 0-65535');
-  if (host !== '' && host !== 'localhost' && isIP(host) === 0) throw new ConfigError(variable, value, 'host must be an IP address, localhost or empty');
-  return Object.freeze({host, port});
-}
-
-function parseDurationSetting(variable: string, value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new ConfigError(variable, value, 'expected a duration like 500ms, 2s or 1m');
-  // Node's timers overflow past 2^31-1 ms (~24.8 days) and then fire after 1 ms.
-  if (ms > MAX_DURATION_MS) throw new ConfigError(variable, value, `must be at most ${formatDuration(MAX_DURATION_MS)}`);
-  return ms;
-}
-
-function parseList(value: string | undefined): readonly string[] {
-  if (!value) return Object.freeze([]);
-  return Object.freeze(value.split(',').map((s) => s.trim()).filter((s) => s !== ''));
-}
-
-function parseIntSetting(variable: string, value: string, min: number, max: number): number {
-  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(variable, value, `expected an integer from ${min} to ${max}`);
-  return n;
-}
-
-function parseUpstream(variable: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch (cause) {
-    throw new ConfigError(variable, value, 'not a URL, expected http://host:port', {cause});
-  }
-  if (url.protocol !== 'http:') throw new ConfigError(variable, value, 'only http:// upstreams are supported');
-  if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(variable, value, 'expected http://host:port without path, query or credentials');
-  return url;
-}
-
-function parseBool(variable: string, value: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
-  throw new ConfigError(variable, value, 'expected true or false');
-}
-
-function sameListener(a: ListenAddress, b: ListenAddress): boolean {
-  if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
-  // The empty host binds every address, so it clashes with any host on the same port.
-  return a.host === '' || b.host === '' || a.host === b.host;
 }
 
 /**

@@ -22,6 +22,9 @@ export const FALLBACK_REASONS = ['no_identity', 'forbidden', 'unauthorized', 'un
 export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 export const TRIGGERS = ['signal', 'prestop', 'token', 'pod_watch'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
+/** Why /prestop refused a drain the API did not confirm (prestop.ts). */
+export const PRESTOP_REFUSALS = ['token_missing', 'token_wrong', 'token_not_configured'] as const;
+export type PrestopRefusal = (typeof PRESTOP_REFUSALS)[number];
 export const KUBE_RESOURCES = ['pods', 'endpointslices', 'services', 'events'] as const;
 export const KUBE_VERBS = ['get', 'list', 'watch', 'create'] as const;
 
@@ -41,6 +44,7 @@ export interface Metrics {
   refusedRequests: Counter<'reason'>;
   clientTimeouts: Counter<'kind'>;
   drainTriggers: Counter<'trigger'>;
+  prestopRefusals: Counter<'reason'>;
   deregistrationSeconds: Gauge;
   phaseSeconds: Gauge<'phase'>;
   drainSeconds: Gauge;
@@ -140,6 +144,12 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
       kind: CLIENT_TIMEOUT_KINDS,
     }),
     drainTriggers: counter('drain_triggers_total', 'Drain triggers received (later ones are no-ops).', ['trigger'], {trigger: TRIGGERS}),
+    prestopRefusals: counter(
+      'prestop_refused_total',
+      '/prestop calls that would have started a drain the API did not confirm, refused for want of the token.',
+      ['reason'],
+      {reason: PRESTOP_REFUSALS},
+    ),
     deregistrationSeconds: gauge('deregistration_duration_seconds', 'Time from the trigger until no Service routed to the pod any more.'),
     phaseSeconds,
     drainSeconds: gauge('drain_duration_seconds', 'Time from the trigger to done, of the current drain.'),
