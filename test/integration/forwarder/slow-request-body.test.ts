@@ -6,7 +6,7 @@
  */
 import {describe, expect, it} from '@jest/globals';
 import {connect} from 'node:net';
-import {HOST, startUpstream, statusCodes, useCleanups, waitFor} from '../../support/forwarder-harness.js';
+import {fetchBuffer, HOST, startUpstream, statusCodes, useCleanups, waitFor} from '../../support/forwarder-harness.js';
 
 const {track, proxyTo} = useCleanups();
 
@@ -60,6 +60,24 @@ describe('slow request bodies', () => {
     expect(await proxy.metric('lameduck_client_aborts_total')).toBe(0);
     expect(proxy.logs.some((l) => l.msg === 'client stopped sending the request body')).toBe(true);
     expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0, 10_000)).toBe(true);
+  });
+
+  it('an app that does not read the body for a while is not taken for a slow client', async () => {
+    const upstream = await startUpstream((req, res) => {
+      // Reads nothing for 2.5 s (twice the body timeout): lameduck stops reading the client meanwhile (backpressure).
+      setTimeout(() => {
+        let bytes = 0;
+        req.on('data', (c: Buffer) => (bytes += c.length));
+        req.on('end', () => res.end(`got ${bytes}`));
+      }, 2500);
+    });
+    track(() => upstream.close());
+    const proxy = await proxyTo(upstream.url, {LAMEDUCK_CLIENT_BODY_TIMEOUT: '1s'});
+    const body = Buffer.alloc(16 * 1024 * 1024, 'b');
+    const res = await fetchBuffer(proxy.port, {method: 'POST', path: '/big-upload', body, timeoutMs: 30_000});
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe(`got ${body.length}`);
+    expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'body'})).toBe(0);
   });
 
   it('a body that keeps moving (a byte every 200 ms) is not cut', async () => {
