@@ -81,6 +81,41 @@ describe('slow readers', () => {
     expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0, 20_000)).toBe(true);
   });
 
+  it('a client that reads slowly, with pauses shorter than the send timeout, gets its whole response', async () => {
+    const upstream = await app();
+    // 600 ms pauses against a 2 s send timeout (with a 300 ms one this client is cut: it does block the proxy).
+    const proxy = await proxyTo(upstream.url, {LAMEDUCK_SEND_TIMEOUT: '2s'});
+    const mb = 48;
+    const received = await new Promise<number>((resolve) => {
+      const socket = connect({port: proxy.port, host: HOST});
+      let bytes = 0;
+      let reading: NodeJS.Timeout | undefined;
+      socket.on('connect', () => socket.write(`GET /big?mb=${mb} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      socket.on('data', (c: Buffer) => (bytes += c.length));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearInterval(reading);
+        resolve(bytes);
+      });
+      // Reads in short bursts with 600 ms pauses for 4 s (the proxy blocks on it again and again), then all of it.
+      let turns = 0;
+      reading = setInterval(() => {
+        if (++turns > 6) {
+          clearInterval(reading);
+          socket.resume();
+          return;
+        }
+        socket.resume();
+        setTimeout(() => socket.pause(), 20);
+      }, 620);
+      socket.pause();
+      track(async () => void socket.destroy());
+    });
+    expect(received).toBeGreaterThan(mb * 1024 * 1024);
+    expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'send'})).toBe(0);
+    expect(upstream.aborted()).toBe(0);
+  });
+
   it('a full upstream queue answers 503 at once (LAMEDUCK_UPSTREAM_MAX_QUEUE)', async () => {
     const upstream = await app();
     const proxy = await proxyTo(upstream.url, {
