@@ -26,7 +26,11 @@ export type PodLookup =
 
 export type DeregistrationOutcome =
   /** No Service routes the pod any more (the level-based rule over every EndpointSlice of the namespace). */
-  | {readonly kind: 'deregistered'}
+  | {
+      readonly kind: 'deregistered';
+      /** A headless Service had the pod: settle at least this long from now (DNS caches, docs/kubernetes.md). */
+      readonly dnsSettleMs?: number;
+    }
   /** The API could not tell; we served for the fallback delay instead. */
   | {readonly kind: 'fallback'; readonly reason: FallbackReason}
   /** The signal fired first (deadline). */

@@ -38,6 +38,8 @@ export interface Config {
   readonly quietMs: number;
   readonly quietIgnorePaths: readonly string[];
   readonly ignoreServices: readonly string[];
+  /** Least settle after a headless Service (reached through DNS) stopped publishing the pod. */
+  readonly dnsSettleMs: number;
   readonly fallbackDelayMs: number;
   /** undefined: take it from the pod's grace period (see deadline.ts). */
   readonly drainTimeoutMs: number | undefined;
@@ -76,6 +78,7 @@ export const SETTINGS = [
   {env: 'LAMEDUCK_QUIET', default: '1s', help: 'then serve until no new request has arrived for this long'},
   {env: 'LAMEDUCK_QUIET_IGNORE_PATHS', default: undefined, help: 'comma-separated health-check paths that do not count as traffic'},
   {env: 'LAMEDUCK_IGNORE_SERVICES', default: undefined, help: 'comma-separated Services whose endpoints do not hold the drain'},
+  {env: 'LAMEDUCK_DNS_SETTLE', default: '35s', help: "least settle when a headless Service had the pod: its clients cache the address (CoreDNS's default cache and TTL are 30s)"},
   {env: 'LAMEDUCK_FALLBACK_DELAY', default: '15s', help: 'serving time when the API cannot tell whether the pod is still routed'},
   {env: 'LAMEDUCK_DRAIN_TIMEOUT', default: undefined, help: "hard deadline from the trigger (default: the pod's grace period minus the exit margin, else 25s)"},
   {env: 'LAMEDUCK_EXIT_MARGIN', default: '5s', help: 'time left to the app after release'},
@@ -239,6 +242,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   const settleMs = parseDurationSetting('LAMEDUCK_SETTLE', req('LAMEDUCK_SETTLE'));
   const quietMs = parseDurationSetting('LAMEDUCK_QUIET', req('LAMEDUCK_QUIET'));
   const fallbackDelayMs = parseDurationSetting('LAMEDUCK_FALLBACK_DELAY', req('LAMEDUCK_FALLBACK_DELAY'));
+  const dnsSettleMs = parseDurationSetting('LAMEDUCK_DNS_SETTLE', req('LAMEDUCK_DNS_SETTLE'));
   const exitMarginMs = parseDurationSetting('LAMEDUCK_EXIT_MARGIN', req('LAMEDUCK_EXIT_MARGIN'));
   const dt = get('LAMEDUCK_DRAIN_TIMEOUT');
   const drainTimeoutMs = dt === undefined || dt.trim() === '' ? undefined : parseDurationSetting('LAMEDUCK_DRAIN_TIMEOUT', dt);
@@ -308,6 +312,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     quietMs,
     quietIgnorePaths,
     ignoreServices,
+    dnsSettleMs,
     fallbackDelayMs,
     drainTimeoutMs,
     exitMarginMs,

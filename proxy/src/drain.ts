@@ -60,6 +60,8 @@ export interface DrainSummary {
   deadlineSource: DeadlineSource;
   deregistration: DeregistrationOutcome['kind'];
   fallbackReason?: FallbackReason;
+  /** Settle was stretched to this for a headless Service's DNS caches (LAMEDUCK_DNS_SETTLE). */
+  dnsSettleMs?: number;
   podTerminating: boolean | undefined;
   deletionConfirmed: boolean;
   timeToDeregistrationMs: number;
@@ -80,6 +82,7 @@ export interface DrainStatus {
   phasesMs: Partial<Record<Phase, number>>;
   deregistration?: DeregistrationOutcome['kind'];
   fallbackReason?: FallbackReason;
+  dnsSettleMs?: number;
 }
 
 export interface Drain {
@@ -117,6 +120,7 @@ export function createDrain(deps: DrainDeps): Drain {
   let podTerminating: boolean | undefined;
   let deregistration: DeregistrationOutcome['kind'] | undefined;
   let fallbackReason: FallbackReason | undefined;
+  let dnsSettleMs: number | undefined;
   let releaseResolve!: () => void;
   const releasedPromise = new Promise<void>((resolve) => (releaseResolve = resolve));
   let finishResolve!: (s: DrainSummary) => void;
@@ -213,8 +217,10 @@ export function createDrain(deps: DrainDeps): Drain {
 
     // 3. settling: settle, then serve until no new (non-probe) request has arrived for `quiet`. Both shrink so that
     // closing keeps its reserve before the deadline.
-    transition('settling', {deregistration: outcome.kind, ...(fallbackReason ? {fallbackReason} : {})});
-    const settleUntil = Math.min(now() + config.settleMs, deadline - reserve);
+    // A headless Service had the pod: its clients may still dial the cached address (DNS settle, docs/kubernetes.md).
+    dnsSettleMs = outcome.kind === 'deregistered' && outcome.dnsSettleMs !== undefined && outcome.dnsSettleMs > config.settleMs ? outcome.dnsSettleMs : undefined;
+    transition('settling', {deregistration: outcome.kind, ...(fallbackReason ? {fallbackReason} : {}), ...(dnsSettleMs ? {dnsSettleMs} : {})});
+    const settleUntil = Math.min(now() + (dnsSettleMs ?? config.settleMs), deadline - reserve);
     await sleep(settleUntil - now(), deadlineController.signal);
     for (;;) {
       const limit = deadline - reserve;
@@ -259,6 +265,7 @@ export function createDrain(deps: DrainDeps): Drain {
       deadlineSource: budget.source,
       deregistration: outcome.kind,
       ...(fallbackReason ? {fallbackReason} : {}),
+      ...(dnsSettleMs ? {dnsSettleMs} : {}),
       podTerminating,
       deletionConfirmed,
       timeToDeregistrationMs,
@@ -322,6 +329,7 @@ export function createDrain(deps: DrainDeps): Drain {
         phasesMs: {...phasesMs, ...(phase !== 'serving' && phase !== 'done' ? {[phase]: Math.round(now() - phaseStartedAt)} : {})},
         ...(deregistration ? {deregistration} : {}),
         ...(fallbackReason ? {fallbackReason} : {}),
+        ...(dnsSettleMs ? {dnsSettleMs} : {}),
       };
     },
   };
