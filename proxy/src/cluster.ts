@@ -14,6 +14,13 @@ export interface PodState {
   readonly terminalPhase: boolean;
   /** deletionGracePeriodSeconds, else spec.terminationGracePeriodSeconds. */
   readonly gracePeriodSeconds: number | undefined;
+  /**
+   * Kubelet itself terminates the pod (`DisruptionTarget` reason `TerminationByKubelet`, no deletionTimestamp:
+   * node-pressure eviction, graceful node shutdown). Its grace period is then kubelet's, invisible in the API: 1 s
+   * for a hard eviction threshold, min(evictionMaxPodGracePeriod, spec) for a soft one. `gracePeriodSeconds` is only
+   * the upper bound.
+   */
+  readonly kubeletTermination?: boolean;
 }
 
 export function isTerminating(pod: PodState): boolean {

@@ -7,6 +7,7 @@ import type {Cluster, DeregistrationOutcome, PodState} from './cluster.js';
 import {isTerminating} from './cluster.js';
 import type {Config} from './config.js';
 import {closingReserveMs, drainBudget, type DeadlineSource} from './deadline.js';
+import {recordKubeletTermination} from './kubelet-termination.js';
 import type {Logger} from './log.js';
 import type {FallbackReason, Metrics, Trigger} from './metrics.js';
 import {PHASES, type Phase} from './phase.js';
@@ -187,6 +188,8 @@ export function createDrain(deps: DrainDeps): Drain {
       deletionConfirmed,
       podTerminating,
     });
+    // Kubelet's own termination: its SIGKILL may come after 1 s, long before `done`; write the record now.
+    if (pod?.kubeletTermination) recordKubeletTermination({log, cluster}, {trigger: request.trigger, deadlineMs: budget.ms, stats: target.stats()});
 
     // 2. deregistering: until no Service routes the pod (or the timed fallback when the API cannot tell).
     // Leave the closing reserve untouched: deregistration gives up early enough for closing to fit.

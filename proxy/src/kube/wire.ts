@@ -54,7 +54,7 @@ export interface WirePod {
   spec?: {terminationGracePeriodSeconds?: number | null; nodeName?: string | null} | null;
   status?: {
     phase?: string;
-    conditions?: {type: string; status: string}[] | null;
+    conditions?: {type: string; status: string; reason?: string | null}[] | null;
   } | null;
 }
 
