@@ -259,5 +259,5 @@ export function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane> {
 
 /** Where the built child script lives, for a repository root. */
 export function dataPlaneScript(repoRoot: string): string {
-  return join(repoRoot, 'dist', 'test', 'support', 'cluster', 'data-plane-process.js');
+  return join(repoRoot, 'dist', 'sim', 'cluster', 'data-plane-process.js');
 }
