@@ -188,8 +188,12 @@ export function createDrain(deps: DrainDeps): Drain {
       deletionConfirmed,
       podTerminating,
     });
-    // Kubelet's own termination: its SIGKILL may come after 1 s, long before `done`; write the record now.
-    if (pod?.kubeletTermination) recordKubeletTermination({log, cluster}, {trigger: request.trigger, deadlineMs: budget.ms, stats: target.stats()});
+    // Kubelet's own termination (or a signal the API does not explain yet): SIGKILL may come after 1 s, long before
+    // `done`; write the record now.
+    const unexplained = request.trigger === 'signal' && pod !== undefined && !podTerminating;
+    if (pod?.kubeletTermination || unexplained) {
+      recordKubeletTermination({log, cluster}, {cause: unexplained ? 'unexplained' : 'kubelet', trigger: request.trigger, deadlineMs: budget.ms, stats: target.stats()});
+    }
 
     // 2. deregistering: until no Service routes the pod (or the timed fallback when the API cannot tell).
     // Leave the closing reserve untouched: deregistration gives up early enough for closing to fit.

@@ -3,7 +3,7 @@
 // preStop (`/prestop`) starts the drain, /readyz answers 503 at once (readiness is the only way out of the Service),
 // kubelet's prober marks the pod unready, the endpoint turns not-ready, and only then does the drain settle.
 import {describe, expect, it} from '@jest/globals';
-import {KUBELET_TERMINATION_EVENT_REASON} from '../../../proxy/src/kubelet-termination.js';
+import {KUBELET_TERMINATION_EVENT_REASON, UNEXPLAINED_SIGNAL_EVENT_REASON} from '../../../proxy/src/kubelet-termination.js';
 import {httpGet} from '../../../sim/http.js';
 import {startDemoApp} from '../../../sim/processes.js';
 import {NS, makePod, makeService} from '../../support/kube-fixture.js';
@@ -128,5 +128,25 @@ describe('eviction without deletionTimestamp', () => {
     expect((await ld.exited).code).toBe(0);
     expect(ld.logs.some((l) => l.msg === 'provisional drain summary')).toBe(false);
     expect(store.events(NS).some((e) => e.reason === KUBELET_TERMINATION_EVENT_REASON && e.involvedObject.name === 'del-0')).toBe(false);
+  }, 120_000);
+
+  it('a SIGTERM the API does not explain yet (kubelet writes its condition asynchronously) gets the provisional record too', async () => {
+    const {store} = fx.api;
+    const self = createSelfPod(fx, 'sig-0', {app: 'sig'});
+    store.createPod(makePod('sig-1', '10.9.6.41', {app: 'sig'}));
+    store.createService(makeService('sig', {app: 'sig'}));
+    await fx.api.whenControllersIdle();
+    const app = await startDemoApp({POD_NAME: 'sig-0'});
+    // The pod stays Ready in the API (no prober here), so the drain runs to its deadline: keep that short.
+    const ld = await startSidecar(fx, self, app.port, {LAMEDUCK_DRAIN_TIMEOUT: '3s'});
+    ld.kill('SIGTERM');
+    const provisional = await ld.waitForLog((l) => l.msg === 'provisional drain summary', 30_000);
+    expect(provisional).toMatchObject({trigger: 'signal', why: expect.stringContaining('does not explain')});
+    const summary = await waitForSummary(ld);
+    expect(summary).toMatchObject({podTerminating: false, deadlineSource: 'config'});
+    expect((await ld.exited).code).toBe(0);
+    const events = store.events(NS).filter((e) => e.involvedObject.name === 'sig-0').map((e) => e.reason);
+    expect(events).toContain(UNEXPLAINED_SIGNAL_EVENT_REASON);
+    expect(events).not.toContain(KUBELET_TERMINATION_EVENT_REASON);
   }, 120_000);
 });
