@@ -313,6 +313,29 @@ describe('routing rule: properties', () => {
     expect(done).toBeGreaterThan(300);
   });
 
+  it('each route says how the Service is reached, and a fallback is sole exactly when the Service has no other endpoint', () => {
+    fc.assert(
+      fc.property(modelArb, (m) => {
+        const v = run(m);
+        for (const r of v.routedBy) {
+          // Labels come from the Service, so any of its slices tells; endpoints of FQDN slices are not proxied.
+          const all = m.slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === r.service);
+          const named = all.filter((s) => (s.addressType ?? 'IPv4') !== 'FQDN');
+          const labelled = (label: string): boolean => all.some((s) => label in (s.metadata.labels ?? {}));
+          const info = m.services[r.service];
+          const headless = labelled('service.kubernetes.io/headless') || (info?.state === 'present' && info.headless === true);
+          expect(r.via).toBe(headless ? 'dns' : labelled('service.kubernetes.io/service-proxy-name') ? 'other-proxy' : 'kube-proxy');
+          if (r.why !== 'terminatingFallback') continue;
+          const isMine = (e: WireEndpoint): boolean =>
+            e.targetRef?.uid && m.pod.uid ? e.targetRef.uid === m.pod.uid : (e.addresses ?? []).includes('10.0.0.1');
+          const anotherPod = named.some((s) => (s.endpoints ?? []).some((e) => !isMine(e)));
+          expect(r.sole === true).toBe(!anotherPod);
+        }
+      }),
+      {numRuns: 3000},
+    );
+  });
+
   it('the order of slices and endpoints, and how endpoints are split over slices, do not matter', () => {
     fc.assert(
       fc.property(modelArb, fc.integer({min: 0, max: 1000}), (m, seed) => {
