@@ -21,6 +21,7 @@ export const SETTINGS = [
   {env: 'LAMEDUCK_QUIET', default: '1s', help: 'then serve until no new request has arrived for this long'},
   {env: 'LAMEDUCK_QUIET_IGNORE_PATHS', default: undefined, help: 'comma-separated health-check paths that do not count as traffic'},
   {env: 'LAMEDUCK_IGNORE_SERVICES', default: undefined, help: 'comma-separated Services whose endpoints do not hold the drain'},
+  {env: 'LAMEDUCK_DNS_SETTLE', default: '35s', help: "least settle when a headless Service had the pod: its clients cache the address (CoreDNS's default cache and TTL are 30s)"},
   {env: 'LAMEDUCK_FALLBACK_DELAY', default: '15s', help: 'serving time when the API cannot tell whether the pod is still routed'},
   {env: 'LAMEDUCK_DRAIN_TIMEOUT', default: undefined, help: "hard deadline from the trigger (default: the pod's grace period minus the exit margin, else 25s)"},
   {env: 'LAMEDUCK_EXIT_MARGIN', default: '5s', help: 'time left to the app after release'},
@@ -36,6 +37,11 @@ export const SETTINGS = [
   {env: 'LAMEDUCK_UPSTREAM_TIMEOUT', default: '60s', help: 'upstream response timeout (504 after it)'},
   {env: 'LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', default: '4s', help: "idle time after which a pooled upstream socket is closed; keep it below the app's keep-alive timeout (Node: 5s)"},
   {env: 'LAMEDUCK_UPSTREAM_MAX_SOCKETS', default: '256', help: 'maximum concurrent upstream sockets'},
+  {env: 'LAMEDUCK_UPSTREAM_MAX_QUEUE', default: '1024', help: 'requests that may wait for an upstream socket when all are busy; beyond it 503 with Retry-After'},
+  {env: 'LAMEDUCK_UPSTREAM_QUEUE_TIMEOUT', default: '5s', help: 'longest wait for an upstream socket, then 503 with Retry-After (0 = no limit)'},
+  {env: 'LAMEDUCK_SEND_TIMEOUT', default: '60s', help: 'a response the client does not read for this long is cut and its upstream request aborted (0 = off)'},
+  {env: 'LAMEDUCK_CLIENT_BODY_TIMEOUT', default: '60s', help: 'longest pause in a request body the client is sending, then 408 and the upstream request aborted (0 = off)'},
+  {env: 'LAMEDUCK_MAX_PIPELINED', default: '32', help: 'requests one connection may have in flight when the client pipelines; the connection closes after the answered ones beyond it'},
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];

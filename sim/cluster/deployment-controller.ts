@@ -107,10 +107,13 @@ export interface DeploymentControllerOptions {
    * controller does.
    */
   admit?: (pod: Pod) => Promise<Pod>;
+  /** Nodes to bind new pods to, in turn (the scheduler's spreading, simplified); default the store's node. */
+  nodes?: readonly string[];
 }
 
 export function createDeploymentController(opts: DeploymentControllerOptions): DeploymentController {
   const {store} = opts;
+  let nextNode = 0;
   const spec = structuredClone(opts.deployment);
   const ns = spec.namespace ?? 'default';
   const selector = Object.entries(spec.template.metadata.labels).map(([k, v]) => `${k}=${v}`).join(',');
@@ -152,6 +155,7 @@ export function createDeploymentController(opts: DeploymentControllerOptions): D
       },
       spec: structuredClone(template.spec),
     };
+    if (opts.nodes && opts.nodes.length > 0) pod.spec.nodeName = opts.nodes[nextNode++ % opts.nodes.length];
     if (!pod.metadata.annotations) delete pod.metadata.annotations;
     if (!opts.admit) {
       const created = store.createPod(pod);
