@@ -25,6 +25,10 @@ export interface CampaignOptions {
   readonly lanes?: number;
   readonly deliveries?: readonly Delivery[];
   readonly families?: readonly Family[];
+  /** See GenerateOptions (default true). */
+  readonly pipelineMutations?: boolean;
+  /** Cases not run (known failures awaiting a fix; the caller says which and why); counted in `skipped`. */
+  readonly skip?: (c: FuzzCase) => boolean;
   /** Shrink violating inputs (default true). */
   readonly minimize?: boolean;
   readonly limits?: Partial<ExchangeLimits>;
@@ -46,6 +50,8 @@ export interface CampaignResult {
   readonly seed: number;
   readonly cases: number;
   readonly runs: number;
+  /** Cases the `skip` predicate left out. */
+  readonly skipped: readonly FuzzCase[];
   readonly seconds: number;
   readonly byFamily: ReadonlyMap<Family, {cases: number; runs: number; violating: number}>;
   readonly findings: readonly Finding[];
@@ -183,6 +189,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const until = o.seconds === undefined ? Infinity : started + o.seconds * 1000;
   const byFamily = new Map<Family, {cases: number; runs: number; violating: number}>(FAMILIES.map((f) => [f, {cases: 0, runs: 0, violating: 0}]));
   const findings: Finding[] = [];
+  const skipped: FuzzCase[] = [];
   let next = 0;
   let cases = 0;
   let runs = 0;
@@ -205,7 +212,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     };
     try {
       for (let index = take(); index !== undefined; index = take()) {
-        const c = generateCase(o.seed, index, o.families);
+        const c = generateCase(o.seed, index, {families: o.families, pipelineMutations: o.pipelineMutations});
+        if (o.skip?.(c)) {
+          skipped.push(c);
+          continue;
+        }
         const stats = byFamily.get(c.family)!;
         stats.cases++;
         cases++;
@@ -227,7 +238,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     }
   };
   await Promise.all(Array.from({length: Math.max(1, o.lanes ?? 2)}, worker));
-  return {seed: o.seed, cases, runs, seconds: (performance.now() - started) / 1000, byFamily, findings};
+  return {seed: o.seed, cases, runs, skipped, seconds: (performance.now() - started) / 1000, byFamily, findings};
 }
 
 /** Bytes for a report: the escaped form (CR, LF, non-printables visible), and hex; long inputs are cut. */

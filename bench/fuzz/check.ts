@@ -134,8 +134,12 @@ export function checkCase(o: Observation): Violation[] {
       if (seq !== undefined) {
         const u = bySeq.get(seq);
         add('extra-response', `response ${i + 1} was relayed from the upstream (${u ? describe(u.request) : `seq ${seq}`}), but the client sent ${requests.length} complete request(s), then ${refEnd}`);
-      } else if (i > requests.length || (ref.end.kind !== 'error' && ref.end.kind !== 'incomplete') || res.status < 400 || res.status >= 500) {
+      } else if (i > requests.length || (ref.end.kind !== 'error' && ref.end.kind !== 'incomplete')) {
         add('extra-response', `response ${i + 1} (${res.status}) answers no request: the client sent ${requests.length} complete request(s), then ${refEnd}`);
+      } else if (res.status >= 500 && o.upstream.errors.length === 0) {
+        // lameduck's own answer to the malformed or unfinished request (400, 408, 413, 431, or an early answer such
+        // as OPTIONS * before its body): fine, unless it blames an upstream that answered everything.
+        add('server-error', `response ${i + 1} is ${res.status} ${res.reason} to ${refEnd}, although the upstream answered every request`);
       }
       return;
     }

@@ -446,8 +446,19 @@ function mutateBytes(rng: Prng, b: Buffer): {bytes: Buffer; label: string} {
   }
 }
 
-/** Generates case `index` of the campaign seeded with `seed`, optionally only from `families`. */
-export function generateCase(seed: number, index: number, families?: readonly Family[]): FuzzCase {
+export interface GenerateOptions {
+  /** Only these families (default all). */
+  readonly families?: readonly Family[];
+  /**
+   * Whether a mutated request may be pipelined with others (default true). false: the requests of a mutated case go
+   * one at a time (each after the answer to the one before), the mutated one last, and byte damage hits it alone.
+   */
+  readonly pipelineMutations?: boolean;
+}
+
+/** Generates case `index` of the campaign seeded with `seed`. */
+export function generateCase(seed: number, index: number, options: GenerateOptions = {}): FuzzCase {
+  const {families, pipelineMutations = true} = options;
   const rng = createPrng(caseSeed(seed, index));
   const allowed = families === undefined ? WEIGHTS : WEIGHTS.filter(([, f]) => families.includes(f));
   const family = rng.weighted(allowed);
@@ -455,7 +466,8 @@ export function generateCase(seed: number, index: number, families?: readonly Fa
   const count = family === 'valid' ? 1 : family === 'keepalive' || family === 'pipelined' || family === 'after-close' ? rng.int(2, 4) : rng.int(1, 3);
   const specs = Array.from({length: count}, (_, i) => validRequest(rng, {last: i === count - 1}));
   let label = `${count} request${count > 1 ? 's' : ''}`;
-  const target = rng.int(0, count - 1);
+  // Without pipelined mutations, the mutated request is the last one: no request is waiting behind it.
+  const target = pipelineMutations ? rng.int(0, count - 1) : count - 1;
   let sendApart = family === 'keepalive' || (family !== 'pipelined' && rng.chance(0.3));
   if (family === 'after-close') {
     const r = specs[target === count - 1 ? 0 : target]!;
@@ -466,13 +478,19 @@ export function generateCase(seed: number, index: number, families?: readonly Fa
   } else if (family in MUTATORS) {
     label += `, request ${target + 1}: ${MUTATORS[family as keyof typeof MUTATORS](rng, specs[target]!)}`;
   }
+  if (!pipelineMutations && family !== 'valid' && family !== 'keepalive' && family !== 'pipelined') sendApart = true;
   let segments = specs.map(serialize);
   if (family === 'bytes') {
-    const whole = Buffer.concat(segments);
-    const m = mutateBytes(rng, whole);
-    label += `, ${m.label}`;
-    segments = [m.bytes];
-    sendApart = false;
+    if (pipelineMutations) {
+      const m = mutateBytes(rng, Buffer.concat(segments));
+      label += `, ${m.label}`;
+      segments = [m.bytes];
+      sendApart = false;
+    } else {
+      const m = mutateBytes(rng, segments[target]!);
+      label += `, request ${target + 1}: ${m.label}`;
+      segments[target] = m.bytes;
+    }
   }
   if (!sendApart) segments = [Buffer.concat(segments)];
   else label += ', one at a time';

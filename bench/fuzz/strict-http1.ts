@@ -7,8 +7,9 @@
  * Where the RFC lets a recipient choose, this parser takes the strict side (reject): bare LF or CR line ends, obs-fold,
  * whitespace before a colon, both Content-Length and Transfer-Encoding, a repeated or list-valued Content-Length, a
  * Transfer-Encoding whose last coding is not `chunked` (or with `chunked` twice), Transfer-Encoding in HTTP/1.0, an
- * HTTP/1.1 request without exactly one valid Host (RFC 9112 §3.2), versions other than 1.0 and 1.1. The one leniency
- * kept is the one the RFC asks for: empty lines before a request line are skipped (RFC 9112 §2.2).
+ * HTTP/1.1 request without exactly one valid Host (RFC 9112 §3.2), versions other than 1.0 and 1.1. The leniencies
+ * kept are those the RFC allows and llhttp takes, which change no framing: empty lines (CRLF or a bare LF) before a
+ * request line are skipped (RFC 9112 §2.2), and runs of SP separate the request line's parts (RFC 9112 §3).
  *
  * Bytes are read as latin1: one char per octet, so offsets in strings are offsets in the buffer.
  */
@@ -157,8 +158,11 @@ function requestFraming(version: string, fields: readonly Field[]): Framing {
   return {kind: 'none'};
 }
 
-/** chunk-ext (RFC 9112 §7.1.1): *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ). */
-const CHUNK_EXT = /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*$/;
+/**
+ * chunk-ext (RFC 9112 §7.1.1): *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ). An empty ext-val (`;a=`) is
+ * taken, as llhttp takes it: it cannot move the end of the chunk-size line, so it changes no framing.
+ */
+const CHUNK_EXT = /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]*|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*$/;
 
 /** A chunked body (RFC 9112 §7.1) from `from`: the data and the trailer fields. */
 function chunkedBody(s: string, buf: Buffer, from: number): Step<{body: Buffer; trailers: Field[]}> {
@@ -187,16 +191,33 @@ function chunkedBody(s: string, buf: Buffer, from: number): Step<{body: Buffer; 
   }
 }
 
+/**
+ * Empty lines before a request line are skipped (RFC 9112 §2.2), a bare LF among them too: RFC 9112 §2.2 lets a
+ * recipient take a single LF for a line end, and llhttp does so here.
+ */
+function skipEmptyLines(s: string, from: number): number {
+  let at = from;
+  for (;;) {
+    if (s.startsWith('\r\n', at)) at += 2;
+    else if (s.charCodeAt(at) === 0x0a) at += 1;
+    else return at;
+  }
+}
+
 /** One request from `from` (leading empty lines skipped). */
 export function parseRequest(buf: Buffer, from = 0, s = buf.toString('latin1')): Step<ParsedRequest> {
-  let at = from;
-  while (s.startsWith('\r\n', at)) at += 2;
+  let at = skipEmptyLines(s, from);
   if (at >= s.length || (at === s.length - 1 && s.charCodeAt(at) === 0x0d)) return incomplete;
   const start = at;
   const rl = line(s, at);
   if (rl.kind !== 'ok') return rl;
-  const m = /^([^ ]+) ([^ ]+) HTTP\/(\d)\.(\d)$/.exec(rl.value);
-  if (!m) return fail(at, `invalid request line ${JSON.stringify(rl.value.slice(0, 60))}`);
+  // Single SPs per the grammar; runs of SP are the whitespace-delimited parsing RFC 9112 §3 allows (llhttp does it).
+  const m = /^([^ ]+) +([^ ]+) +HTTP\/(\d)\.(\d)$/.exec(rl.value);
+  if (!m) {
+    // `GET /path` without a version is an HTTP/0.9 simple request, which HTTP/1.1 servers do not take.
+    if (/^[^ ]+ +[^ ]+$/.test(rl.value)) return fail(at, `HTTP/0.9 request line (no version) ${JSON.stringify(rl.value.slice(0, 60))}`);
+    return fail(at, `invalid request line ${JSON.stringify(rl.value.slice(0, 60))}`);
+  }
   const [, method, target, major, minor] = m as unknown as [string, string, string, string, string];
   if (!isToken(method)) return fail(at, `invalid method ${JSON.stringify(method)}`);
   for (let i = 0; i < target.length; i++) {
@@ -238,8 +259,7 @@ export function parseRequestStream(buf: Buffer): {requests: ParsedRequest[]; end
   const requests: ParsedRequest[] = [];
   let at = 0;
   for (;;) {
-    let probe = at;
-    while (s.startsWith('\r\n', probe)) probe += 2;
+    const probe = skipEmptyLines(s, at);
     if (probe >= s.length) return {requests, end: at === s.length ? {kind: 'clean'} : {kind: 'incomplete', at}};
     const r = parseRequest(buf, at, s);
     if (r.kind === 'incomplete') return {requests, end: {kind: 'incomplete', at}};

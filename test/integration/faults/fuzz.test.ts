@@ -1,0 +1,88 @@
+/**
+ * The short, seeded run of the HTTP/1.1 fuzz campaign (docs/reliability.md "Fuzzing"; the long one is
+ * `npm run faults -- --fuzz`): generated requests, valid and mutated, each sent whole and split at every byte, against
+ * two real lameduck processes in front of raw upstreams. Every run must pass every invariant of bench/fuzz/check.ts:
+ * lameduck alive and healthy, the connection ended, well-formed responses, and the upstream's requests framed exactly
+ * as the client's (no request smuggled, none forwarded that the client got a 4xx for).
+ *
+ * The corpus leaves out the cases of known gaps awaiting a fix (KNOWN_GAPS below, each with its reason); the checks
+ * themselves are not relaxed. When a gap is fixed, drop its predicate and the run covers those cases again.
+ */
+import {afterAll, describe, expect, it} from '@jest/globals';
+import {runCampaign, showBytes, type CampaignResult} from '../../../bench/fuzz/campaign.js';
+import type {FuzzCase} from '../../../bench/fuzz/generate.js';
+import {parseRequestStream} from '../../../bench/fuzz/strict-http1.js';
+import {killAll} from '../../../sim/processes.js';
+
+const SEED = 20_251_205;
+const CASES = 240;
+
+/** Byte offsets where the case's segments end (a segment is sent after the answers to the ones before it). */
+function segmentEnds(c: FuzzCase): number[] {
+  let at = 0;
+  return c.segments.map((s) => (at += s.length));
+}
+
+/** Known gaps of the data plane (each found by this campaign), with the reason a case falls under one. */
+const KNOWN_GAPS: {reason: string; applies: (c: FuzzCase) => boolean}[] = [
+  {
+    reason: 'a repeated or invalid Host is forwarded (RFC 9112 §3.2 wants a 400)',
+    applies: (c) => {
+      const end = parseRequestStream(Buffer.concat(c.segments)).end;
+      return end.kind === 'error' && /^(repeated Host|invalid Host)/.test(end.reason);
+    },
+  },
+  {
+    reason: 'HTTP/2.0 and HTTP/0.9 request lines are forwarded as HTTP/1.1',
+    applies: (c) => {
+      const end = parseRequestStream(Buffer.concat(c.segments)).end;
+      return end.kind === 'error' && /HTTP\/(2\.0|0\.9)/.test(end.reason);
+    },
+  },
+  {
+    reason: 'requests pipelined after a request with Connection: close are forwarded',
+    applies: (c) => {
+      const end = parseRequestStream(Buffer.concat(c.segments)).end;
+      return end.kind === 'closed' && end.rest > 0;
+    },
+  },
+  {
+    // node:http reports the parse error while the complete request before it is still being answered; lameduck then
+    // writes its 400 in place of that request's response (which the upstream received) and cuts the connection.
+    reason: 'malformed bytes right behind a complete request in the same read replace its response with a 400',
+    applies: (c) => {
+      const ref = parseRequestStream(Buffer.concat(c.segments));
+      const last = ref.requests.at(-1);
+      return last !== undefined && (ref.end.kind === 'error' || ref.end.kind === 'incomplete') && !segmentEnds(c).includes(last.end);
+    },
+  },
+];
+
+afterAll(async () => {
+  await killAll();
+});
+
+describe('HTTP/1.1 fuzz campaign, short seeded run', () => {
+  let result: CampaignResult;
+
+  it(`${CASES} generated cases, each sent whole and split, break no invariant`, async () => {
+    result = await runCampaign({
+      seed: SEED,
+      cases: CASES,
+      lanes: 2,
+      pipelineMutations: false,
+      minimize: false,
+      skip: (c) => KNOWN_GAPS.some((g) => g.applies(c)),
+    });
+    const report = result.findings.map((f) => {
+      const bytes = showBytes(f.sent, 400).escaped;
+      return `case ${f.fuzzCase.id} (${f.fuzzCase.family}, ${f.delivery}): ${f.fuzzCase.label}\n  ${f.violations.map((v) => `${v.kind}: ${v.detail}`).join('\n  ')}\n  sent: ${bytes}`;
+    });
+    expect(report).toEqual([]);
+    // The run covered what it claims: most cases ran, in both deliveries, across the families.
+    expect(result.cases).toBeGreaterThanOrEqual(CASES * 0.8);
+    expect(result.runs).toBe(result.cases * 2);
+    const families = [...result.byFamily].filter(([, s]) => s.cases > 0).map(([f]) => f);
+    expect(families).toEqual(expect.arrayContaining(['valid', 'keepalive', 'pipelined', 'framing', 'chunked', 'fields', 'bytes']));
+  }, 120_000);
+});
