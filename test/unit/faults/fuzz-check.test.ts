@@ -21,7 +21,7 @@ function upstreamGot(seq: number, raw: string): UpstreamRequest {
 const ok = (seq: number, close = false): string => `HTTP/1.1 200 OK\r\nContent-Length: 6\r\nX-Fuzz-Seq: ${seq}\r\n${close ? 'Connection: close\r\n' : ''}\r\nseq ${seq}\n`.replace('Content-Length: 6', `Content-Length: ${`seq ${seq}\n`.length}`);
 const bad = 'HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbad!\n';
 
-function observe(o: Partial<Observation> & {sent: string; received: string; upstream?: Observation['upstream']}): Observation {
+function observe(o: Partial<Omit<Observation, 'sent' | 'received'>> & {sent: string; received: string}): Observation {
   return {
     ended: 'closed',
     alive: true,
