@@ -15,7 +15,7 @@ import {parseRequestStream} from '../../../bench/fuzz/strict-http1.js';
 import {killAll} from '../../../sim/processes.js';
 
 const SEED = 20_251_205;
-const CASES = 240;
+const CASES = 200;
 
 /** Byte offsets where the case's segments end (a segment is sent after the answers to the ones before it). */
 function segmentEnds(c: FuzzCase): number[] {
