@@ -24,6 +24,8 @@ export interface CampaignOptions {
   /** lameduck processes side by side (default 2). */
   readonly lanes?: number;
   readonly deliveries?: readonly Delivery[];
+  /** Every n-th case is also sent in the `hold` delivery (no FIN: lameduck's own timeouts must end it); 0 = never. */
+  readonly holdEvery?: number;
   readonly families?: readonly Family[];
   /** See GenerateOptions (default true). */
   readonly pipelineMutations?: boolean;
@@ -59,7 +61,8 @@ export interface CampaignResult {
 
 /** lameduck's timeouts in the campaign: short, so a request it waits on ends quickly (and the waits below follow). */
 export const FUZZ_ENV = {LAMEDUCK_HEADERS_TIMEOUT: '1s', LAMEDUCK_REQUEST_TIMEOUT: '2s', LAMEDUCK_KEEPALIVE_TIMEOUT: '2s', LAMEDUCK_UPSTREAM_TIMEOUT: '5s'} as const;
-const DEFAULT_LIMITS: ExchangeLimits = {responseWaitMs: 4_000, graceMs: 25, closeWaitMs: 4_000};
+// hold: the keep-alive timeout (2 s) or the request timeout (2 s), plus the timeout check interval and slack.
+const DEFAULT_LIMITS: ExchangeLimits = {responseWaitMs: 4_000, graceMs: 25, closeWaitMs: 4_000, holdCloseMs: 6_000};
 
 interface Lane {
   ld: Lameduck;
@@ -220,7 +223,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         const stats = byFamily.get(c.family)!;
         stats.cases++;
         cases++;
-        for (const delivery of deliveries) {
+        const hold = o.holdEvery !== undefined && o.holdEvery > 0 && index % o.holdEvery === 0;
+        for (const delivery of hold ? [...deliveries, 'hold' as const] : deliveries) {
           const r = await runOnce(await liveLane(), c.segments, delivery, caseSeed(o.seed, index), limits, `case ${c.id}, ${delivery}`);
           stats.runs++;
           runs++;

@@ -109,7 +109,7 @@ export function checkCase(o: Observation): Violation[] {
   const add = (kind: ViolationKind, detail: string): void => void out.push({kind, detail});
   if (!o.alive) add('crash', 'lameduck exited');
   else if (!o.healthy) add('health', '/healthz did not answer 200');
-  if (o.ended === 'hang') add('hang', 'the connection was still open after the client stopped sending, sent FIN and waited');
+  if (o.ended === 'hang') add('hang', 'the connection was still open at the deadline after the client stopped sending');
 
   const ref = parseRequestStream(o.sent);
   const requests = ref.requests;

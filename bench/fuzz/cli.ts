@@ -1,6 +1,7 @@
 /**
  * `npm run faults -- --fuzz [--seed N] [--cases N] [--seconds N] [--lanes N] [--case I[,J...]] [--families a,b]
- * [--no-minimize]`: the fuzz campaign (campaign.ts). Prints a table of cases, runs and violations by family and the
+ * [--no-minimize]`: the fuzz campaign (campaign.ts); every 25th case is also held open without a FIN, for lameduck's
+ * own timeouts to end. Prints a table of cases, runs and violations by family and the
  * seed, then every violation with its input (escaped and hex) and the shrunk input. Exit code 1 on any violation.
  * Without --cases and --seconds it runs for 60 s; the seed defaults to the time, and is always printed.
  */
@@ -59,6 +60,7 @@ export function parseFuzzArgs(argv: readonly string[]): CampaignOptions {
     lanes,
     families,
     minimize,
+    holdEvery: 25,
   };
 }
 

@@ -7,7 +7,8 @@ import {connect, type Socket} from 'node:net';
 import {parseRequestStream, parseResponseStream} from './strict-http1.js';
 import type {Prng} from './prng.js';
 
-export type Delivery = 'whole' | 'split';
+/** whole: each segment in one write; split: in pieces; hold: whole, and no FIN: lameduck's timeouts must close it. */
+export type Delivery = 'whole' | 'split' | 'hold';
 
 export interface ExchangeLimits {
   /** How long to wait for the responses due after a segment (lameduck's request timeout plus slack). */
@@ -16,6 +17,8 @@ export interface ExchangeLimits {
   readonly graceMs: number;
   /** After the FIN: how long the server has to close. */
   readonly closeWaitMs: number;
+  /** `hold`: how long the server has to close an idle or unfinished connection on its own. */
+  readonly holdCloseMs: number;
 }
 
 export interface ExchangeResult {
@@ -26,7 +29,7 @@ export interface ExchangeResult {
 
 /** Split points: every byte boundary for short segments, `randomCuts` random ones for long ones. */
 export function pieces(segment: Buffer, delivery: Delivery, rng: Prng, everyByteUpTo = 1024, randomCuts = 64): Buffer[] {
-  if (delivery === 'whole' || segment.length <= 1) return [segment];
+  if (delivery !== 'split' || segment.length <= 1) return [segment];
   if (segment.length <= everyByteUpTo) return Array.from({length: segment.length}, (_, i) => segment.subarray(i, i + 1));
   const cuts = new Set<number>();
   while (cuts.size < Math.min(randomCuts, segment.length - 1)) cuts.add(rng.int(1, segment.length - 1));
@@ -105,8 +108,8 @@ export async function exchange(port: number, segments: readonly Buffer[], delive
     const before = chunks.reduce((n, c) => n + c.length, 0);
     await waitFor(() => chunks.reduce((n, c) => n + c.length, 0) > before, limits.graceMs);
   }
-  if (!closed) socket.end();
-  const ended = (await waitFor(() => false, limits.closeWaitMs)) || closed ? 'closed' : 'hang';
+  if (!closed && delivery !== 'hold') socket.end();
+  const ended = (await waitFor(() => false, delivery === 'hold' ? limits.holdCloseMs : limits.closeWaitMs)) || closed ? 'closed' : 'hang';
   socket.destroy();
   return {sent: Buffer.concat(sentSoFar), received: Buffer.concat(chunks), ended};
 }
