@@ -116,7 +116,13 @@ export async function startRawUpstream(): Promise<RawUpstream> {
       for (;;) {
         const pending = [...conns].filter((c) => c.buf.length > 0);
         const now = performance.now();
-        if ((pending.length === 0 && now - lastByteAt >= quietMs) || now >= until) return pending.map((c) => ({conn: c.id, pending: c.buf}));
+        if ((pending.length === 0 && now - lastByteAt >= quietMs) || now >= until) {
+          // A timer can fire before the poll phase reads bytes already waiting: let one poll run, then decide.
+          const seen = lastByteAt;
+          await new Promise((r) => setImmediate(r));
+          if (lastByteAt === seen || performance.now() >= until) return [...conns].filter((c) => c.buf.length > 0).map((c) => ({conn: c.id, pending: c.buf}));
+          continue;
+        }
         await new Promise((r) => setTimeout(r, Math.max(1, Math.min(quietMs, 10))));
       }
     },
