@@ -42,8 +42,9 @@ export interface Finding {
   readonly fuzzCase: FuzzCase;
   readonly delivery: Delivery;
   readonly violations: readonly Violation[];
-  /** The bytes the client sent in the violating run. */
+  /** The bytes the client sent in the violating run, and what came back. */
   readonly sent: Buffer;
+  readonly received: Buffer;
   /** The smallest input (one segment) found that still shows the first violation's kind, when shrinking worked. */
   readonly minimal?: {readonly bytes: Buffer; readonly violations: readonly Violation[]};
 }
@@ -125,13 +126,13 @@ async function waitNothingInFlight(adminPort: number, deadlineMs: number): Promi
 }
 
 /** One run of some bytes on a lane; the lane's upstream must be quiet before (settled by the previous run). */
-async function runOnce(lane: Lane, segments: readonly Buffer[], delivery: Delivery, rngSeed: number, limits: ExchangeLimits, label: string): Promise<{violations: Violation[]; sent: Buffer}> {
+async function runOnce(lane: Lane, segments: readonly Buffer[], delivery: Delivery, rngSeed: number, limits: ExchangeLimits, label: string): Promise<{violations: Violation[]; sent: Buffer; received: Buffer}> {
   const early = lane.upstream.take();
   const ex = await exchange(lane.ld.trafficPort, segments, delivery, createPrng(rngSeed), limits);
   // A barrier: once lameduck counts nothing in flight, nothing more of this connection's will be forwarded; what is
   // on the wire already arrives within the upstream's quiet period.
   const inFlightAfterMs = await waitNothingInFlight(lane.ld.adminPort, 3_000);
-  const leftPending = await lane.upstream.settle(30, 2_000);
+  const leftPending = await lane.upstream.settle(60, 2_000);
   const upstream = lane.upstream.take();
   const isAlive = alive(lane.ld);
   const healthy = isAlive && (await healthz(lane.ld.adminPort, 3_000));
@@ -146,7 +147,7 @@ async function runOnce(lane: Lane, segments: readonly Buffer[], delivery: Delive
     previous: lane.previous,
   });
   lane.previous = {sent: ex.sent, label};
-  return {violations, sent: ex.sent};
+  return {violations, sent: ex.sent, received: ex.received};
 }
 
 /** Delta debugging (ddmin, complement removal) of one byte string, keeping a violation of `kind`. */
@@ -233,7 +234,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
           log(`case ${c.id} (${c.family}, ${delivery}): ${r.violations.map((v) => v.kind).join(', ')} — ${c.label}`);
           let minimal: Finding['minimal'];
           if (o.minimize !== false) minimal = await shrink(liveLane, r.sent, delivery, r.violations[0]!.kind, limits, 150);
-          findings.push({fuzzCase: c, delivery, violations: r.violations, sent: r.sent, minimal});
+          findings.push({fuzzCase: c, delivery, violations: r.violations, sent: r.sent, received: r.received, minimal});
         }
         if (cases % 50 === 0) log(`${cases} cases, ${runs} runs, ${findings.length} violating runs, ${Math.round((performance.now() - started) / 1000)} s`);
       }

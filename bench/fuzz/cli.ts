@@ -75,7 +75,7 @@ export async function fuzzMain(argv: readonly string[], out: (s: string) => void
     out(`\n## case ${f.fuzzCase.id} (${f.fuzzCase.family}, sent ${f.delivery}): ${f.fuzzCase.label}\n`);
     for (const v of f.violations) out(`- ${v.kind}: ${v.detail}\n`);
     const sent = showBytes(f.sent);
-    out(`  sent (escaped): ${sent.escaped}\n  sent (hex):     ${sent.hex}\n`);
+    out(`  sent (escaped): ${sent.escaped}\n  sent (hex):     ${sent.hex}\n  received:       ${showBytes(f.received).escaped}\n`);
     if (f.minimal) {
       const m = showBytes(f.minimal.bytes);
       out(`  minimal (${f.minimal.bytes.length} bytes, ${f.minimal.violations.map((v) => v.kind).join(', ')}): ${m.escaped}\n  minimal (hex):  ${m.hex}\n`);

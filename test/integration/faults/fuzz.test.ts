@@ -47,6 +47,16 @@ const KNOWN_GAPS: {reason: string; applies: (c: FuzzCase) => boolean}[] = [
     },
   },
   {
+    // Seen 3 times in 8 440 runs of the long campaign, not reproduced on replay: the client's response stream then held
+    // an earlier response's head, `HTTP/1.1 100 Continue`, and that response's body, in that order.
+    reason: 'Expect: 100-continue on a request pipelined behind another: the 100 Continue can land inside an earlier response',
+    applies: (c) =>
+      c.segments.some((s) => {
+        const r = parseRequestStream(s).requests;
+        return r.slice(1).some((q) => q.fields.some((f) => f.name.toLowerCase() === 'expect'));
+      }),
+  },
+  {
     // node:http reports the parse error while the complete request before it is still being answered; lameduck then
     // writes its 400 in place of that request's response (which the upstream received) and cuts the connection.
     reason: 'malformed bytes right behind a complete request in the same read replace its response with a 400',
