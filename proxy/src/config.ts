@@ -4,10 +4,23 @@
  * variable and the value. Nothing here reads `process`: main.ts passes env and argv in.
  */
 import {isIP} from 'node:net';
-import {constants as osConstants} from 'node:os';
-import {parseDuration, formatDuration} from './duration.js';
+import {
+  parseAppExit,
+  parseBool,
+  parseDurationSetting,
+  parseIntSetting,
+  parseList,
+  parseListen,
+  parseUpstream,
+  sameListener,
+} from './config-parsers.js';
+import {formatDuration} from './duration.js';
 import {ConfigError} from './errors.js';
 import {LOG_LEVELS, type LogLevel} from './log.js';
+import {SETTINGS, flagName, type Setting, type SettingName} from './settings.js';
+
+export {SETTINGS, flagName, helpText, type SettingName} from './settings.js';
+export {MAX_DURATION_MS} from './config-parsers.js';
 
 export interface ListenAddress {
   /** '' means every IPv4 and IPv6 address (dual-stack `::`). */
@@ -58,54 +71,11 @@ export interface Config {
   readonly kubeconfig: string | undefined;
 }
 
-interface Setting {
-  /** Env var name; the flag is derived: LAMEDUCK_SETTLE -> --settle. */
-  readonly env: string;
-  readonly default: string | undefined;
-  readonly help: string;
-  readonly boolean?: boolean;
-}
-
-/** Every setting, in `--help` order. Names and defaults are the public contract (README, chart). */
-export const SETTINGS = [
-  {env: 'LAMEDUCK_LISTEN', default: ':8080', help: 'traffic listener [host]:port; empty host = all IPv4 and IPv6 addresses (the Service targetPort)'},
-  {env: 'LAMEDUCK_UPSTREAM', default: 'http://127.0.0.1:3000', help: 'the app, as an http:// URL'},
-  {env: 'LAMEDUCK_ADMIN_LISTEN', default: ':9901', help: 'admin listener: /healthz /readyz /prestop /status /metrics'},
-  {env: 'LAMEDUCK_MODE', default: 'classic', help: '`classic` or `native` sidecar (the chart sets it)'},
-  {env: 'LAMEDUCK_SETTLE', default: '2s', help: 'extra serving time after deregistration (propagation to kube-proxy, ingress, cloud LBs)'},
-  {env: 'LAMEDUCK_QUIET', default: '1s', help: 'then serve until no new request has arrived for this long'},
-  {env: 'LAMEDUCK_QUIET_IGNORE_PATHS', default: undefined, help: 'comma-separated health-check paths that do not count as traffic'},
-  {env: 'LAMEDUCK_IGNORE_SERVICES', default: undefined, help: 'comma-separated Services whose endpoints do not hold the drain'},
-  {env: 'LAMEDUCK_FALLBACK_DELAY', default: '15s', help: 'serving time when the API cannot tell whether the pod is still routed'},
-  {env: 'LAMEDUCK_DRAIN_TIMEOUT', default: undefined, help: "hard deadline from the trigger (default: the pod's grace period minus the exit margin, else 25s)"},
-  {env: 'LAMEDUCK_EXIT_MARGIN', default: '5s', help: 'time left to the app after release'},
-  {env: 'LAMEDUCK_APP_EXIT', default: 'hook', help: '`hook`, `signal:SIGTERM` (or another signal), `http:POST http://127.0.0.1:3000/shutdown`'},
-  {env: 'LAMEDUCK_APP_PROCESS', default: undefined, help: 'regex on /proc/*/cmdline to find the app for `signal:`'},
-  {env: 'LAMEDUCK_PRESTOP_TOKEN', default: undefined, help: 'token accepted on /prestop as X-Lameduck-Token (starts a drain)'},
-  {env: 'LAMEDUCK_WATCH_POD', default: 'false', help: 'watch the own Pod and start the drain when it is terminating', boolean: true},
-  {env: 'LAMEDUCK_LOG_LEVEL', default: 'info', help: 'debug, info, warn or error; JSON logs on stdout'},
-  {env: 'LAMEDUCK_KEEPALIVE_TIMEOUT', default: '75s', help: 'client keep-alive idle timeout (longer than common LB idle timeouts)'},
-  {env: 'LAMEDUCK_HEADERS_TIMEOUT', default: '20s', help: 'time a client has to send complete request headers (slowloris)'},
-  {env: 'LAMEDUCK_REQUEST_TIMEOUT', default: '5m', help: 'time a client has to send a complete request'},
-  {env: 'LAMEDUCK_MAX_HEADER_SIZE', default: '16384', help: 'maximum request header bytes'},
-  {env: 'LAMEDUCK_UPSTREAM_TIMEOUT', default: '60s', help: 'upstream response timeout (504 after it)'},
-  {env: 'LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', default: '4s', help: "idle time after which a pooled upstream socket is closed; keep it below the app's keep-alive timeout (Node: 5s)"},
-  {env: 'LAMEDUCK_UPSTREAM_MAX_SOCKETS', default: '256', help: 'maximum concurrent upstream sockets'},
-] as const satisfies readonly Setting[];
-
-export type SettingName = (typeof SETTINGS)[number]['env'];
-
 /** Downward API identity variables (not LAMEDUCK_ prefixed: they come from the pod spec). */
 export const IDENTITY_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_UID', 'POD_IPS', 'POD_IP', 'KUBECONFIG'] as const;
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 export const MIN_DRAIN_TIMEOUT_MS = 1_000;
-/** The longest duration Node's timers can wait; longer ones would fire at once. 24 days. */
-export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
-
-export function flagName(env: string): string {
-  return '--' + env.replace(/^LAMEDUCK_/, '').toLowerCase().replace(/_/g, '-');
-}
 
 export class HelpRequested extends Error {
   constructor() {
@@ -135,88 +105,6 @@ function collect(env: Readonly<Record<string, string | undefined>>, argv: readon
     raw.set(setting.env, value);
   }
   return raw;
-}
-
-function parseListen(variable: string, value: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(value.trim());
-  if (!m) throw new ConfigError(variable, value, 'expected [host]:port, e.g. :8080 or 127.0.0.1:8080 or [::1]:8080');
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(variable, value, 'port out of range 0-65535');
-  if (host !== '' && host !== 'localhost' && isIP(host) === 0) throw new ConfigError(variable, value, 'host must be an IP address, localhost or empty');
-  return Object.freeze({host, port});
-}
-
-function parseDurationSetting(variable: string, value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new ConfigError(variable, value, 'expected a duration like 500ms, 2s or 1m');
-  // Node's timers overflow past 2^31-1 ms (~24.8 days) and then fire after 1 ms.
-  if (ms > MAX_DURATION_MS) throw new ConfigError(variable, value, `must be at most ${formatDuration(MAX_DURATION_MS)}`);
-  return ms;
-}
-
-function parseList(value: string | undefined): readonly string[] {
-  if (!value) return Object.freeze([]);
-  return Object.freeze(value.split(',').map((s) => s.trim()).filter((s) => s !== ''));
-}
-
-function parseIntSetting(variable: string, value: string, min: number, max: number): number {
-  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(variable, value, `expected an integer from ${min} to ${max}`);
-  return n;
-}
-
-function parseUpstream(variable: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch (cause) {
-    throw new ConfigError(variable, value, 'not a URL, expected http://host:port', {cause});
-  }
-  if (url.protocol !== 'http:') throw new ConfigError(variable, value, 'only http:// upstreams are supported');
-  if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(variable, value, 'expected http://host:port without path, query or credentials');
-  return url;
-}
-
-function isSignal(name: string): name is NodeJS.Signals {
-  return Object.prototype.hasOwnProperty.call(osConstants.signals, name);
-}
-
-function parseAppExit(variable: string, value: string): AppExit {
-  const v = value.trim();
-  if (v === 'hook') return Object.freeze({kind: 'hook'});
-  if (v.startsWith('signal:')) {
-    const signal = v.slice('signal:'.length).toUpperCase();
-    const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
-    if (!isSignal(name)) throw new ConfigError(variable, value, `unknown signal ${JSON.stringify(signal)}`);
-    return Object.freeze({kind: 'signal', signal: name});
-  }
-  if (v.startsWith('http:')) {
-    const m = /^http:\s*([A-Z]+)\s+(\S+)$/.exec(v);
-    if (!m) throw new ConfigError(variable, value, 'expected http:METHOD URL, e.g. http:POST http://127.0.0.1:3000/shutdown');
-    let url: URL;
-    try {
-      url = new URL(m[2]!);
-    } catch (cause) {
-      throw new ConfigError(variable, value, 'the http: action needs an absolute URL', {cause});
-    }
-    if (url.protocol !== 'http:') throw new ConfigError(variable, value, 'the http: action needs an http:// URL');
-    return Object.freeze({kind: 'http', method: m[1]!, url});
-  }
-  throw new ConfigError(variable, value, 'expected hook, signal:NAME or http:METHOD URL');
-}
-
-function parseBool(variable: string, value: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
-  throw new ConfigError(variable, value, 'expected true or false');
-}
-
-function sameListener(a: ListenAddress, b: ListenAddress): boolean {
-  if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
-  // The empty host binds every address, so it clashes with any host on the same port.
-  return a.host === '' || b.host === '' || a.host === b.host;
 }
 
 /**
@@ -326,19 +214,4 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     identity,
     kubeconfig: env.KUBECONFIG || undefined,
   });
-}
-
-export function helpText(): string {
-  const lines = [
-    'lameduck — Kubernetes-aware sidecar reverse proxy: keeps serving until no Service routes to the pod, drains, then lets the app exit.',
-    '',
-    'Usage: lameduck [--flag=value ...]   (every flag is also an environment variable; the flag wins)',
-    '',
-  ];
-  for (const s of SETTINGS as readonly Setting[]) {
-    lines.push(`  ${flagName(s.env)}  (${s.env})`);
-    lines.push(`      ${s.help}. Default: ${s.default === undefined ? '(none)' : JSON.stringify(s.default)}`);
-  }
-  lines.push('', 'Pod identity (Downward API): POD_NAME, POD_NAMESPACE, POD_UID, POD_IPS (or POD_IP). API access: KUBECONFIG, else the in-cluster service account.');
-  return lines.join('\n');
 }

@@ -16,6 +16,9 @@ export const FALLBACK_REASONS = ['no_identity', 'forbidden', 'unauthorized', 'un
 export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 export const TRIGGERS = ['signal', 'prestop', 'token', 'pod_watch'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
+/** Why /prestop refused a drain the API did not confirm (prestop.ts). */
+export const PRESTOP_REFUSALS = ['token_missing', 'token_wrong', 'token_not_configured'] as const;
+export type PrestopRefusal = (typeof PRESTOP_REFUSALS)[number];
 export const KUBE_RESOURCES = ['pods', 'endpointslices', 'services', 'events'] as const;
 export const KUBE_VERBS = ['get', 'list', 'watch', 'create'] as const;
 
@@ -33,6 +36,7 @@ export interface Metrics {
   clientAborts: Counter;
   badRequests: Counter;
   drainTriggers: Counter<'trigger'>;
+  prestopRefusals: Counter<'reason'>;
   deregistrationSeconds: Gauge;
   phaseSeconds: Gauge<'phase'>;
   drainSeconds: Gauge;
@@ -126,6 +130,12 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
     clientAborts: counter('client_aborts_total', 'Requests whose client went away before the response ended.', [], {}),
     badRequests: counter('bad_requests_total', 'Malformed requests refused by the HTTP parser.', [], {}),
     drainTriggers: counter('drain_triggers_total', 'Drain triggers received (later ones are no-ops).', ['trigger'], {trigger: TRIGGERS}),
+    prestopRefusals: counter(
+      'prestop_refused_total',
+      '/prestop calls that would have started a drain the API did not confirm, refused for want of the token.',
+      ['reason'],
+      {reason: PRESTOP_REFUSALS},
+    ),
     deregistrationSeconds: gauge('deregistration_duration_seconds', 'Time from the trigger until no Service routed to the pod any more.'),
     phaseSeconds,
     drainSeconds: gauge('drain_duration_seconds', 'Time from the trigger to done, of the current drain.'),
