@@ -123,7 +123,8 @@ function chunksOf(rng: Prng, data: Buffer): ChunkSpec[] {
     const size = n.toString(16);
     chunks.push({
       size: rng.chance(0.2) ? size.toUpperCase() : rng.chance(0.1) ? '00' + size : size,
-      ext: rng.chance(0.1) ? rng.pick([';a', ';a=b', ';name="quoted value"', ' ;a=1', ';a;b=2']) : '',
+      // Not ` ;a=1`: BWS before the `;` is RFC 9112-valid but llhttp refuses it (a mutation below sends it).
+      ext: rng.chance(0.1) ? rng.pick([';a', ';a=b', ';name="quoted value"', ';a;b=2']) : '',
       data: data.subarray(at, at + n),
       after: '\r\n',
     });
@@ -288,7 +289,7 @@ const MUTATORS: Record<Exclude<Family, 'valid' | 'keepalive' | 'pipelined' | 'by
       return `chunk size ${c.size} for ${c.data.length} bytes`;
     }
     if (k === 2) return (c.after = rng.pick(['', '\n', '\r', 'XX\r\n', '\r\r\n'])), `chunk data followed by ${JSON.stringify(c.after)}`;
-    if (k === 3) return (c.ext = rng.pick([';', '; ', ';a=', ';a="unterminated', ';a=b c', ';' + 'e'.repeat(rng.int(5000, 20000)), '\t;a', ' ', ';a=\x01', ';"q"'])), `chunk extension ${JSON.stringify(c.ext.slice(0, 40))}`;
+    if (k === 3) return (c.ext = rng.pick([';', '; ', ';a=', ';a="unterminated', ';a=b c', ';' + 'e'.repeat(rng.int(5000, 20000)), '\t;a', ' ;a=1', ' ', ';a=\x01', ';"q"'])), `chunk extension ${JSON.stringify(c.ext.slice(0, 40))}`;
     if (k === 4) return (body.last = rng.pick(['', '0 ', '00000000000000000000', '0;ext', 'x', '0\r\n0'])), `last chunk ${JSON.stringify(body.last)}`;
     if (k === 5) return body.trailers.push([rng.pick(['Content-Length', 'Transfer-Encoding', 'X Bad', 'Host']), rng.pick(['5', 'chunked', 'v'])]), `trailer ${JSON.stringify(body.trailers.at(-1))}`;
     if (k === 6) return (body.trailers = [[' folded', 'x']]), 'folded trailer';

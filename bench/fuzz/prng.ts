@@ -46,11 +46,16 @@ export function createPrng(seed: number): Prng {
   };
 }
 
+/** A 32-bit finaliser (murmur3's): nearby inputs give unrelated outputs. */
+function mix(x: number): number {
+  let h = x >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** A case's own seed from the campaign seed and its index, so any case can be regenerated alone. */
 export function caseSeed(seed: number, index: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ index, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
+  // The seed is mixed before the index is added: campaigns with nearby seeds share no cases.
+  return mix((mix(seed) + Math.imul(index + 1, 0x9e3779b9)) >>> 0);
 }

@@ -47,6 +47,10 @@ const KNOWN_GAPS: {reason: string; applies: (c: FuzzCase) => boolean}[] = [
     },
   },
   {
+    reason: "lameduck's raw error responses (400, 408, 413, 431) carry a body even when the request was a HEAD",
+    applies: (c) => !['valid', 'keepalive', 'pipelined'].includes(c.family) && /^(\r?\n)*HEAD /.test(c.segments.at(-1)!.toString('latin1')),
+  },
+  {
     // Seen 3 times in 8 440 runs of the long campaign, not reproduced on replay: the client's response stream then held
     // an earlier response's head, `HTTP/1.1 100 Continue`, and that response's body, in that order.
     reason: 'Expect: 100-continue on a request pipelined behind another: the 100 Continue can land inside an earlier response',
