@@ -67,6 +67,16 @@ export interface Config {
   readonly upstreamTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
   readonly upstreamMaxSockets: number;
+  /** Requests that may wait for an upstream socket; more get 503. */
+  readonly upstreamMaxQueue: number;
+  /** Longest wait for an upstream socket (0: no limit). */
+  readonly upstreamQueueTimeoutMs: number;
+  /** A response blocked on a client that does not read is cut after this long (0: off). */
+  readonly sendTimeoutMs: number;
+  /** Longest pause in a request body being received (0: off). */
+  readonly clientBodyTimeoutMs: number;
+  /** Requests one connection may have in flight when pipelining. */
+  readonly maxPipelined: number;
   readonly identity: PodIdentity;
   readonly kubeconfig: string | undefined;
 }
@@ -177,6 +187,12 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   if (upstreamIdleTimeoutMs === 0) throw new ConfigError('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', req('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT'), 'must be greater than 0');
   const upstreamMaxSockets = parseIntSetting('LAMEDUCK_UPSTREAM_MAX_SOCKETS', req('LAMEDUCK_UPSTREAM_MAX_SOCKETS'), 1, 65535);
 
+  const upstreamMaxQueue = parseIntSetting('LAMEDUCK_UPSTREAM_MAX_QUEUE', req('LAMEDUCK_UPSTREAM_MAX_QUEUE'), 0, 1_000_000);
+  const upstreamQueueTimeoutMs = parseDurationSetting('LAMEDUCK_UPSTREAM_QUEUE_TIMEOUT', req('LAMEDUCK_UPSTREAM_QUEUE_TIMEOUT'));
+  const sendTimeoutMs = parseDurationSetting('LAMEDUCK_SEND_TIMEOUT', req('LAMEDUCK_SEND_TIMEOUT'));
+  const clientBodyTimeoutMs = parseDurationSetting('LAMEDUCK_CLIENT_BODY_TIMEOUT', req('LAMEDUCK_CLIENT_BODY_TIMEOUT'));
+  const maxPipelined = parseIntSetting('LAMEDUCK_MAX_PIPELINED', req('LAMEDUCK_MAX_PIPELINED'), 1, 10_000);
+
   const ipsText = env.POD_IPS ?? env.POD_IP ?? '';
   const ips = parseList(ipsText);
   for (const ip of ips) if (isIP(ip) === 0) throw new ConfigError(env.POD_IPS !== undefined ? 'POD_IPS' : 'POD_IP', ipsText, `${JSON.stringify(ip)} is not an IP address`);
@@ -211,6 +227,11 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     upstreamTimeoutMs,
     upstreamIdleTimeoutMs,
     upstreamMaxSockets,
+    upstreamMaxQueue,
+    upstreamQueueTimeoutMs,
+    sendTimeoutMs,
+    clientBodyTimeoutMs,
+    maxPipelined,
     identity,
     kubeconfig: env.KUBECONFIG || undefined,
   });

@@ -36,6 +36,11 @@ export const SETTINGS = [
   {env: 'LAMEDUCK_UPSTREAM_TIMEOUT', default: '60s', help: 'upstream response timeout (504 after it)'},
   {env: 'LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', default: '4s', help: "idle time after which a pooled upstream socket is closed; keep it below the app's keep-alive timeout (Node: 5s)"},
   {env: 'LAMEDUCK_UPSTREAM_MAX_SOCKETS', default: '256', help: 'maximum concurrent upstream sockets'},
+  {env: 'LAMEDUCK_UPSTREAM_MAX_QUEUE', default: '1024', help: 'requests that may wait for an upstream socket when all are busy; beyond it 503 with Retry-After'},
+  {env: 'LAMEDUCK_UPSTREAM_QUEUE_TIMEOUT', default: '5s', help: 'longest wait for an upstream socket, then 503 with Retry-After (0 = no limit)'},
+  {env: 'LAMEDUCK_SEND_TIMEOUT', default: '60s', help: 'a response the client does not read for this long is cut and its upstream request aborted (0 = off)'},
+  {env: 'LAMEDUCK_CLIENT_BODY_TIMEOUT', default: '60s', help: 'longest pause in a request body the client is sending, then 408 and the upstream request aborted (0 = off)'},
+  {env: 'LAMEDUCK_MAX_PIPELINED', default: '32', help: 'requests one connection may have in flight when the client pipelines; the connection closes after the answered ones beyond it'},
 ] as const satisfies readonly Setting[];
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
