@@ -13,7 +13,7 @@
  *   client's requests, at most once, never one the client got a 4xx/5xx for, never one sent after a response that
  *   closed the connection, never one after a `Connection: close` request; the upstream never sees bytes it cannot
  *   parse, never a field the client did not send (beyond those a proxy adds), never a request left half-sent on a
- *   connection that stays open; no 5xx while the upstream answered everything.
+ *   connection that stays open; no 500/502/504 while the upstream answered everything.
  */
 import {fieldValues, parseRequestStream, parseResponseStream, type ParsedRequest, type ParsedResponse} from './strict-http1.js';
 import {SEQ_HEADER, type UpstreamError, type UpstreamRequest} from './raw-upstream.js';
@@ -68,6 +68,11 @@ export interface Violation {
 
 /** Fields a proxy may add to a forwarded request (forwarded-headers.ts, and the framing undici writes). */
 const ADDED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'te', 'x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-host']);
+/**
+ * Answers that blame the upstream (or lameduck itself); the raw upstream answers every request it can parse, so one of
+ * these without an upstream error is lameduck's fault. 501 and 505 are lameduck refusing the request, not failing it.
+ */
+const GATEWAY_FAILURES = new Set([500, 502, 504]);
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#@\s]+)((?:[/?][^#]*)?)$/i;
 
 /** The target the upstream should see for a client request (request-target.ts), or undefined: never forwarded. */
@@ -136,7 +141,7 @@ export function checkCase(o: Observation): Violation[] {
         add('extra-response', `response ${i + 1} was relayed from the upstream (${u ? describe(u.request) : `seq ${seq}`}), but the client sent ${requests.length} complete request(s), then ${refEnd}`);
       } else if (i > requests.length || (ref.end.kind !== 'error' && ref.end.kind !== 'incomplete')) {
         add('extra-response', `response ${i + 1} (${res.status}) answers no request: the client sent ${requests.length} complete request(s), then ${refEnd}`);
-      } else if (res.status >= 500 && o.upstream.errors.length === 0) {
+      } else if (GATEWAY_FAILURES.has(res.status) && o.upstream.errors.length === 0) {
         // lameduck's own answer to the malformed or unfinished request (400, 408, 413, 431, or an early answer such
         // as OPTIONS * before its body): fine, unless it blames an upstream that answered everything.
         add('server-error', `response ${i + 1} is ${res.status} ${res.reason} to ${refEnd}, although the upstream answered every request`);
@@ -144,7 +149,7 @@ export function checkCase(o: Observation): Violation[] {
       return;
     }
     if (seq === undefined) {
-      if (res.status >= 500 && o.upstream.errors.length === 0) add('server-error', `response ${i + 1} is ${res.status} ${res.reason} to ${describe(requests[i]!)} although the upstream answered every request`);
+      if (GATEWAY_FAILURES.has(res.status) && o.upstream.errors.length === 0) add('server-error', `response ${i + 1} is ${res.status} ${res.reason} to ${describe(requests[i]!)} although the upstream answered every request`);
       return;
     }
     const u = bySeq.get(seq);

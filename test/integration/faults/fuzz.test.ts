@@ -26,27 +26,6 @@ function segmentEnds(c: FuzzCase): number[] {
 /** Known gaps of the data plane (each found by this campaign), with the reason a case falls under one. */
 const KNOWN_GAPS: {reason: string; applies: (c: FuzzCase) => boolean}[] = [
   {
-    reason: 'a repeated or invalid Host is forwarded (RFC 9112 §3.2 wants a 400)',
-    applies: (c) => {
-      const end = parseRequestStream(Buffer.concat(c.segments)).end;
-      return end.kind === 'error' && /^(repeated Host|invalid Host)/.test(end.reason);
-    },
-  },
-  {
-    reason: 'HTTP/2.0 and HTTP/0.9 request lines are forwarded as HTTP/1.1',
-    applies: (c) => {
-      const end = parseRequestStream(Buffer.concat(c.segments)).end;
-      return end.kind === 'error' && /HTTP\/(2\.0|0\.9)/.test(end.reason);
-    },
-  },
-  {
-    reason: 'requests pipelined after a request with Connection: close are forwarded',
-    applies: (c) => {
-      const end = parseRequestStream(Buffer.concat(c.segments)).end;
-      return end.kind === 'closed' && end.rest > 0;
-    },
-  },
-  {
     reason: "lameduck's raw error responses (400, 408, 413, 431) carry a body even when the request was a HEAD",
     applies: (c) => !['valid', 'keepalive', 'pipelined'].includes(c.family) && /^(\r?\n)*HEAD /.test(c.segments.at(-1)!.toString('latin1')),
   },
