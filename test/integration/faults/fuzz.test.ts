@@ -17,18 +17,8 @@ import {killAll} from '../../../sim/processes.js';
 const SEED = 1729;
 const CASES = 200;
 
-/** Byte offsets where the case's segments end (a segment is sent after the answers to the ones before it). */
-function segmentEnds(c: FuzzCase): number[] {
-  let at = 0;
-  return c.segments.map((s) => (at += s.length));
-}
-
 /** Known gaps of the data plane (each found by this campaign), with the reason a case falls under one. */
 const KNOWN_GAPS: {reason: string; applies: (c: FuzzCase) => boolean}[] = [
-  {
-    reason: "lameduck's raw error responses (400, 408, 413, 431) carry a body even when the request was a HEAD",
-    applies: (c) => !['valid', 'keepalive', 'pipelined'].includes(c.family) && /^(\r?\n)*HEAD /.test(c.segments.at(-1)!.toString('latin1')),
-  },
   {
     // Seen 3 times in 8 440 runs of the long campaign, not reproduced on replay: the client's response stream then held
     // an earlier response's head, `HTTP/1.1 100 Continue`, and that response's body, in that order.
@@ -38,16 +28,6 @@ const KNOWN_GAPS: {reason: string; applies: (c: FuzzCase) => boolean}[] = [
         const r = parseRequestStream(s).requests;
         return r.slice(1).some((q) => q.fields.some((f) => f.name.toLowerCase() === 'expect'));
       }),
-  },
-  {
-    // node:http reports the parse error while the complete request before it is still being answered; lameduck then
-    // writes its 400 in place of that request's response (which the upstream received) and cuts the connection.
-    reason: 'malformed bytes right behind a complete request in the same read replace its response with a 400',
-    applies: (c) => {
-      const ref = parseRequestStream(Buffer.concat(c.segments));
-      const last = ref.requests.at(-1);
-      return last !== undefined && (ref.end.kind === 'error' || ref.end.kind === 'incomplete') && !segmentEnds(c).includes(last.end);
-    },
   },
 ];
 
