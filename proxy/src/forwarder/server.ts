@@ -11,7 +11,7 @@ import type {Socket} from 'node:net';
 import type {Config} from '../config.js';
 import {listenOn} from '../listen.js';
 import {MAX_HEADERS_COUNT} from '../request-guard.js';
-import {createClientErrorHandler, refuseConnect} from './client-errors.js';
+import {createClientErrorHandler, createConnectHandler} from './client-errors.js';
 import {createContext, type ForwarderContext} from './context.js';
 import {createTimeoutHandler} from './client-timeouts.js';
 import {continuePipeline} from './pipeline.js';
@@ -53,7 +53,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   });
   server.on('request', createRequestHandler(ctx));
   server.on('upgrade', createUpgradeHandler(ctx));
-  server.on('connect', refuseConnect);
+  server.on('connect', createConnectHandler(ctx));
   server.on('clientError', createClientErrorHandler(ctx));
   // The client sockets' idle timer: node's keep-alive timeout, and the send and body timeouts (client-timeouts.ts).
   server.on('timeout', createTimeoutHandler(ctx));
