@@ -166,7 +166,8 @@ class Attempt implements Dispatcher.DispatchHandler, LeaseRequester {
     this.keepTrailer = trailer && !length && res.useChunkedEncodingByDefault && req.method !== 'HEAD' && status !== 204 && status !== 304;
     // The app answered before the request body was all sent: undici stops sending it (and destroys the request
     // stream), so the rest of the body on the client connection can never be read: close it after this response.
-    const close = ctx.mustClose() || (!req.complete && hasBody(req)) || ex.conn?.closing === true || ex.closeAfter;
+    // A connection marked closing by a later request (refused, answered with close) still answers this one first.
+    const close = ctx.mustClose() || (!req.complete && hasBody(req)) || ex.closeAfter || (ex.conn?.closing === true && ex.conn.responses.at(-1) === res);
     if (close && ex.conn) ex.conn.closing = true;
     try {
       // undici decodes the reason phrase as UTF-8; the wire form is bytes (RFC 9112 §4), which node writes as latin1.

@@ -85,6 +85,12 @@ export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.Er
     const responses = (ctx.tracker.get(socket)?.responses ?? []) as TrackedResponse[];
     let last = responses.at(-1);
     let lastEx = last?.[kExchange];
+    if (last !== undefined && lastEx !== undefined && !lastEx.req.complete && last.writableEnded) {
+      // The request whose body failed was answered already (refused, its answer closing the connection): that
+      // answer goes out after the ones ahead of it, and ends the connection.
+      socket.pause();
+      return;
+    }
     if (lastEx !== undefined && !lastEx.req.complete && lastEx.held && responses.length > 1) {
       // The request whose body failed is pipelined behind others and was never forwarded (held): it is dropped
       // unanswered, like a request behind a close, and the ones ahead of it are answered before the connection closes.

@@ -71,6 +71,23 @@ describe('a request the guard refuses', () => {
   });
 });
 
+describe('a pipelined request the guard refuses behind requests in flight', () => {
+  it.each([
+    ['an invalid Host', 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: a/b\r\n\r\n', 3],
+    ['a chunked coding with parameters', 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;a=b\r\n\r\nB\r\nhello world\r\n0\r\n\r\n', 2],
+  ])('%s: the requests ahead are answered first, then its refusal closes the connection', async (_name, bytes, count) => {
+    const {upstream, proxy} = await setup();
+    const result = await rawExchange(proxy.port, bytes, 3000);
+    const codes = statusCodes(result.text);
+    expect(codes).toHaveLength(count);
+    expect(codes.at(-1)).toBe(400);
+    expect(codes.slice(0, -1).every((c) => c === 200)).toBe(true);
+    expect(result.closed).toBe(true);
+    const answered = [...result.text.matchAll(/seen (\/[a-c])/g)].map((m) => m[1]);
+    expect(seenUrls(upstream).sort()).toEqual(answered.sort());
+  });
+});
+
 describe('a request without Host', () => {
   it('is refused, and a request pipelined behind it never reaches the app', async () => {
     const {upstream, proxy} = await setup();
