@@ -22,6 +22,10 @@ export type AppExit =
 
 export type Mode = 'classic' | 'native';
 
+/** How lameduck talks to the app: HTTP/1.1 (`http://`), or HTTP/2 with prior knowledge (`h2c://`, RFC 9113 §3.3). */
+export type UpstreamProtocol = 'http1' | 'h2c';
+export const UPSTREAM_SCHEMES: Readonly<Record<string, UpstreamProtocol>> = Object.freeze({'http:': 'http1', 'h2c:': 'h2c'});
+
 export interface PodIdentity {
   readonly name?: string;
   readonly namespace?: string;
@@ -31,7 +35,9 @@ export interface PodIdentity {
 
 export interface Config {
   readonly listen: ListenAddress;
+  /** The app's address, always as an `http://host:port` URL (an `h2c://` setting is rewritten; see upstreamProtocol). */
   readonly upstream: URL;
+  readonly upstreamProtocol: UpstreamProtocol;
   readonly adminListen: ListenAddress;
   readonly mode: Mode;
   readonly settleMs: number;
@@ -69,7 +75,7 @@ interface Setting {
 /** Every setting, in `--help` order. Names and defaults are the public contract (README, chart). */
 export const SETTINGS = [
   {env: 'LAMEDUCK_LISTEN', default: ':8080', help: 'traffic listener [host]:port; empty host = all IPv4 and IPv6 addresses (the Service targetPort)'},
-  {env: 'LAMEDUCK_UPSTREAM', default: 'http://127.0.0.1:3000', help: 'the app, as an http:// URL'},
+  {env: 'LAMEDUCK_UPSTREAM', default: 'http://127.0.0.1:3000', help: 'the app: http://host:port (HTTP/1.1) or h2c://host:port (HTTP/2 with prior knowledge, e.g. a gRPC server)'},
   {env: 'LAMEDUCK_ADMIN_LISTEN', default: ':9901', help: 'admin listener: /healthz /readyz /prestop /status /metrics'},
   {env: 'LAMEDUCK_MODE', default: 'classic', help: '`classic` or `native` sidecar (the chart sets it)'},
   {env: 'LAMEDUCK_SETTLE', default: '2s', help: 'extra serving time after deregistration (propagation to kube-proxy, ingress, cloud LBs)'},
@@ -166,16 +172,24 @@ function parseIntSetting(variable: string, value: string, min: number, max: numb
   return n;
 }
 
-function parseUpstream(variable: string, value: string): URL {
+function parseUpstream(variable: string, value: string): {url: URL; protocol: UpstreamProtocol} {
   let url: URL;
   try {
     url = new URL(value);
   } catch (cause) {
-    throw new ConfigError(variable, value, 'not a URL, expected http://host:port', {cause});
+    throw new ConfigError(variable, value, 'not a URL, expected http://host:port or h2c://host:port', {cause});
   }
-  if (url.protocol !== 'http:') throw new ConfigError(variable, value, 'only http:// upstreams are supported');
-  if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(variable, value, 'expected http://host:port without path, query or credentials');
-  return url;
+  const protocol = UPSTREAM_SCHEMES[url.protocol];
+  if (protocol === undefined) throw new ConfigError(variable, value, 'only http:// (HTTP/1.1) and h2c:// (HTTP/2 with prior knowledge) upstreams are supported');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
+    throw new ConfigError(variable, value, `expected ${url.protocol}//host:port without path, query or credentials`);
+  }
+  if (protocol === 'h2c') {
+    // `h2c:` is not a special scheme to WHATWG URL (no origin, no default port): carry the address as http://.
+    if (url.hostname === '') throw new ConfigError(variable, value, 'expected h2c://host:port');
+    url = new URL(`http://${url.host}`);
+  }
+  return {url, protocol};
 }
 
 function isSignal(name: string): name is NodeJS.Signals {
@@ -232,7 +246,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   if (sameListener(listen, adminListen)) {
     throw new ConfigError('LAMEDUCK_ADMIN_LISTEN', req('LAMEDUCK_ADMIN_LISTEN'), `clashes with LAMEDUCK_LISTEN=${req('LAMEDUCK_LISTEN')}`);
   }
-  const upstream = parseUpstream('LAMEDUCK_UPSTREAM', req('LAMEDUCK_UPSTREAM'));
+  const {url: upstream, protocol: upstreamProtocol} = parseUpstream('LAMEDUCK_UPSTREAM', req('LAMEDUCK_UPSTREAM'));
   const mode = req('LAMEDUCK_MODE').trim();
   if (mode !== 'classic' && mode !== 'native') throw new ConfigError('LAMEDUCK_MODE', mode, 'expected classic or native');
 
@@ -302,6 +316,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   return Object.freeze({
     listen,
     upstream,
+    upstreamProtocol,
     adminListen,
     mode,
     settleMs,
