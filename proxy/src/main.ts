@@ -6,7 +6,7 @@ import {parseConfig, helpText, HelpRequested} from './config.js';
 import {ConfigError} from './errors.js';
 import {createLogger} from './log.js';
 import {createMetrics} from './metrics.js';
-import {createForwarder} from './forwarder.js';
+import {createForwarder} from './forwarder/index.js';
 import {createCluster} from './kube/index.js';
 import {createSidecar} from './sidecar.js';
 import {setFlagsFromString} from 'node:v8';

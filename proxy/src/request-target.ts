@@ -2,7 +2,7 @@
  * Request-target forms (RFC 9112 §3.2). Origin-form (`/path?query`) is forwarded as it is. Absolute-form
  * (`http://host/path`) is legal and every server must accept it (§3.2.2): it is rewritten in place to origin-form,
  * and `Host` is replaced by the target's authority, as the recipient must ignore the received Host then. Asterisk-form
- * (`OPTIONS *`) asks about the server as a whole: the proxy answers it itself (see forwarder.ts), since the upstream
+ * (`OPTIONS *`) asks about the server as a whole: the proxy answers it itself (see forwarder/request.ts), since the upstream
  * path join would turn `*` into `/*`, a different request. Anything else is a 400.
  */
 import type {IncomingMessage} from 'node:http';

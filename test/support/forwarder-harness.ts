@@ -18,7 +18,7 @@ import {connect, type AddressInfo, type Socket} from 'node:net';
 import type {Readable} from 'node:stream';
 import {WebSocketServer} from 'ws';
 import {parseConfig} from '../../proxy/src/config.js';
-import {createForwarder, type Forwarder} from '../../proxy/src/forwarder.js';
+import {createForwarder, type Forwarder} from '../../proxy/src/forwarder/index.js';
 import {createLogger} from '../../proxy/src/log.js';
 import {createMetrics, type Metrics} from '../../proxy/src/metrics.js';
 import type {Phase} from '../../proxy/src/phase.js';

@@ -7,7 +7,7 @@ import {request} from 'node:http';
 import {createServer, type AddressInfo, type Server} from 'node:net';
 import {parseConfig} from '../../../proxy/src/config.js';
 import {LameduckError} from '../../../proxy/src/errors.js';
-import {createForwarder} from '../../../proxy/src/forwarder.js';
+import {createForwarder} from '../../../proxy/src/forwarder/index.js';
 import {silentLogger} from '../../../proxy/src/log.js';
 import {createMetrics} from '../../../proxy/src/metrics.js';
 import {HOST, startUpstream, type Upstream} from '../../support/forwarder-harness.js';

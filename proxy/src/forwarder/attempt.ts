@@ -1,0 +1,166 @@
+/**
+ * One attempt at the upstream for a plain request, and the retry rule: an idempotent request without a body that
+ * meets a reset on a *reused* pooled connection before any response byte is retried once on a fresh connection (the
+ * app closed an idle socket just as we picked it, and nothing reached the app: RFC 9110 §9.2.2 allows the retry).
+ */
+import type {IncomingMessage, ServerResponse} from 'node:http';
+import type {Dispatcher} from 'undici';
+import {upstreamRequestHeaders} from '../forwarded-headers.js';
+import {responseHeaders} from '../hop-by-hop.js';
+import {hasBody} from '../request-guard.js';
+import {classifyUpstreamError, UPSTREAM_FAILURES} from '../upstream-errors.js';
+import type {UpstreamLease} from '../upstream-pool.js';
+import type {ForwarderContext} from './context.js';
+import {fail, type Exchange} from './exchange.js';
+
+/** Methods whose retry cannot change anything the first attempt did (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/**
+ * One attempt at the upstream, on a pooled connection; the retry (attempt 2) on a fresh one, since after a burst's
+ * idle gap every pooled connection may be as stale as the one that just failed.
+ */
+export function forwardRequest(ctx: ForwarderContext, req: IncomingMessage, res: ServerResponse, ex: Exchange): void {
+  const attempt = new Attempt(ctx, req, res, ex);
+  ex.attempt = attempt;
+  attempt.cancelWait = ctx.pool.lease((lease) => {
+    attempt.lease = lease;
+    // The client left while the request waited for a connection (all maxSockets busy): nothing to send.
+    if (attempt.cancelled || ex.closed || res.destroyed) {
+      lease.release();
+      return;
+    }
+    const withBody = ex.attempts === 1 && hasBody(req);
+    // The client's request stream failing (a reset mid-body) is not the upstream's fault: nothing to answer, unless
+    // the upstream's failure was answered already (undici then destroys the body with that failure).
+    if (withBody) req.once('error', () => ex.failed || res.destroy());
+    lease.dispatch(
+      {
+        path: req.url!,
+        method: req.method as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders({method: req.method, raw: req.rawHeaders, host: req.headers.host, remoteAddress: req.socket.remoteAddress, upstreamAuthority: ctx.upstreamAuthority}),
+        body: withBody ? req : null,
+      },
+      attempt,
+    );
+  }, ex.attempts > 1);
+}
+
+/**
+ * undici's handler for one attempt (the raw-header callbacks: the response head arrives as the app wrote it, case,
+ * order and repeated fields kept, without a parsed copy). One object per attempt.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  /** The connection, once the pool handed one out. */
+  lease: UpstreamLease | undefined;
+  /** Drops the request from the pool's queue while it waits for a connection (a no-op once it has one). */
+  cancelWait: (() => void) | undefined;
+  /** The client went away (or the deadline) before undici took the request. */
+  cancelled = false;
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private keepTrailer = false;
+  private resumeUpstream: (() => void) | undefined;
+  constructor(
+    private readonly ctx: ForwarderContext,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly ex: Exchange,
+  ) {}
+
+  /** Aborts the upstream request (the client went away, or the deadline): the app sees its connection close. */
+  abort(): void {
+    this.cancelled = true;
+    this.cancelWait?.();
+    this.abortUpstream?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    // Gone while undici was connecting: the request is never written to the app.
+    if (this.cancelled) abort();
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    // An informational response (103 Early Hints, ...): not relayed, the final one follows.
+    if (status < 200) return true;
+    const {ctx, req, res, ex} = this;
+    if (ex.failed || res.destroyed) {
+      this.abort();
+      return false;
+    }
+    const headers = new Array<string>(raw.length);
+    let trailer = false;
+    let length = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1');
+      headers[i] = name;
+      headers[i + 1] = raw[i + 1]!.toString('latin1');
+      if (name.length === 7 && name.toLowerCase() === 'trailer') trailer = true;
+      else if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+    }
+    // A `Trailer` declaration can only be honoured when node will send the response chunked.
+    this.keepTrailer = trailer && !length && res.useChunkedEncodingByDefault && req.method !== 'HEAD' && status !== 204 && status !== 304;
+    // The app answered before the request body was all sent: undici stops sending it (and destroys the request
+    // stream), so the rest of the body on the client connection can never be read: close it after this response.
+    const close = ctx.mustClose() || (!req.complete && hasBody(req));
+    try {
+      // undici decodes the reason phrase as UTF-8; the wire form is bytes (RFC 9112 §4), which node writes as latin1.
+      res.writeHead(status, statusText ? Buffer.from(statusText).toString('latin1') : undefined, responseHeaders(headers, this.keepTrailer, close));
+    } catch (err) {
+      // node refused to relay the head (e.g. an invalid status code): the response is malformed for the client too.
+      if (res.headersSent) res.destroy();
+      else fail(ctx, req, res, ex, UPSTREAM_FAILURES.bad_response, err);
+      this.abort();
+      return false;
+    }
+    ex.responded = true;
+    // A write after the client went away must not take the sidecar down.
+    res.on('error', ctx.onResponseError);
+    this.resumeUpstream = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const res = this.res;
+    if (res.destroyed) return true; // the close handler aborts the upstream
+    if (res.write(chunk)) return true;
+    // Backpressure: undici stops reading from the app until the client has taken this chunk.
+    res.once('drain', this.resumeUpstream!);
+    return false;
+  }
+
+  onComplete(trailers: Buffer[] | string[] | null): void {
+    this.lease?.release();
+    const res = this.res;
+    if (res.destroyed) return;
+    if (this.keepTrailer && trailers !== null && trailers.length > 0 && res.chunkedEncoding) {
+      const list: [string, string][] = [];
+      for (let i = 0; i < trailers.length; i += 2) list.push([trailers[i]!.toString('latin1'), trailers[i + 1]!.toString('latin1')]);
+      res.addTrailers(list);
+    }
+    res.end();
+  }
+
+  onError(err: Error): void {
+    this.lease?.release();
+    const {ctx, req, res, ex} = this;
+    // Answered already, the client is gone (counted at close), an earlier attempt's late error, or the deadline
+    // (the client side is being cut; counted there).
+    if (ex.failed || res.destroyed || ex.attempt !== this || ctx.state.destroying) return;
+    const failure = classifyUpstreamError(err, false);
+    if (ex.responded) {
+      // The upstream died (or went silent) in the middle of the body: the client must not take a truncated body
+      // for a complete one, so its connection is cut.
+      fail(ctx, req, res, ex, failure.reason === 'timeout' ? UPSTREAM_FAILURES.timeout : UPSTREAM_FAILURES.reset, err);
+      return;
+    }
+    if (ex.attempts === 1 && failure.reason === 'reset' && this.lease?.reused === true && IDEMPOTENT.has(req.method ?? '') && !hasBody(req)) {
+      ex.attempts = 2;
+      ctx.metrics.upstreamRetries.inc();
+      if (ctx.debug) ctx.log.debug('retrying after a reset on a reused upstream connection', {method: req.method, url: req.url, code: (err as NodeJS.ErrnoException).code});
+      forwardRequest(ctx, req, res, ex);
+      return;
+    }
+    fail(ctx, req, res, ex, failure, err);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Answers written straight on a client socket, without an HTTP response object: requests node's parser rejected
+ * (400/408/413/431, or a closed connection when a response is already under way), refused upgrades, and CONNECT.
+ * Each malformed request is counted; none reaches the app complete.
+ */
+import {STATUS_CODES} from 'node:http';
+import type {Socket} from 'node:net';
+import type {Duplex} from 'node:stream';
+import type {ForwarderContext} from './context.js';
+import {kExchange, type TrackedResponse} from './exchange.js';
+
+export function textResponse(status: number, body: Buffer): Buffer {
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
+export function text(status: number, message: string): Buffer {
+  return Buffer.from(`${status} ${STATUS_CODES[status] ?? 'Error'}: ${message}\n`);
+}
+
+/** Raw answers written on a socket without an HTTP response object (parser errors, refused upgrades). */
+const CLIENT_ERROR_RESPONSES = {
+  400: textResponse(400, text(400, 'malformed request')),
+  408: textResponse(408, text(408, 'request not received in time')),
+  413: textResponse(413, text(413, 'chunk extensions too large')),
+  431: textResponse(431, text(431, 'request header fields too large')),
+} as const;
+
+function clientErrorStatus(code: string): keyof typeof CLIENT_ERROR_RESPONSES {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    default:
+      return 400;
+  }
+}
+
+/** The server's `clientError` handler: node's parser rejected a request, or the client socket failed. */
+export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.ErrnoException, duplex: Duplex) => void {
+  return (err, duplex) => {
+    const socket = duplex as Socket;
+    const code = err.code ?? '';
+    if ((!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') || code === 'HPE_INVALID_EOF_STATE') {
+      // A socket error (ECONNRESET, EPIPE...) or the client closing in the middle of a request (the parser's "EOF
+      // state" error): the peer is gone, nothing to answer. A request in flight counts as a client abort.
+      socket.destroy();
+      return;
+    }
+    ctx.metrics.badRequests.inc();
+    if (ctx.debug) ctx.log.debug('malformed request', {code, reason: (err as {reason?: string}).reason});
+    const current = (socket as Socket & {_httpMessage?: TrackedResponse | null})._httpMessage ?? undefined;
+    const ex = current?.[kExchange];
+    if (ex) ex.bad = true;
+    const response = CLIENT_ERROR_RESPONSES[clientErrorStatus(code)];
+    if (!socket.writable || current?.headersSent) {
+      // A response is already under way on this connection: an answer now would corrupt it.
+      socket.destroy();
+    } else if (current) {
+      // The rejected request is in flight (its body failed): answer, and drop it (its upstream request is aborted).
+      socket.write(response);
+      socket.destroy();
+    } else {
+      socket.write(response);
+      socket.destroySoon();
+    }
+  };
+}
+
+/** CONNECT (a forward-proxy tunnel) is not something a reverse proxy offers. */
+export function refuseConnect(_req: unknown, duplex: Duplex): void {
+  const s = duplex as Socket;
+  if (s.writable) {
+    s.write(textResponse(405, text(405, 'CONNECT is not supported')));
+    s.destroySoon();
+  } else s.destroy();
+}

@@ -1,0 +1,122 @@
+/**
+ * The forwarder's server and lifecycle: node:http's server with its hardening (timeouts, header limits, strict
+ * parser), listen, and the drain hooks: close() is the `closing` phase, destroy() the deadline.
+ *
+ * - Drain: from the trigger (`phase() !== 'serving'`) every response carries `Connection: close`, so keep-alive
+ *   clients re-dial through their load balancer, while new connections are still accepted. `close()` stops accepting,
+ *   closes idle connections and each busy one right after its response; `destroy()` cuts what is left and counts it.
+ */
+import {createServer} from 'node:http';
+import type {Socket} from 'node:net';
+import type {Config} from '../config.js';
+import {listenOn} from '../listen.js';
+import {MAX_HEADERS_COUNT} from '../request-guard.js';
+import {createClientErrorHandler, refuseConnect} from './client-errors.js';
+import {createContext, type ForwarderContext} from './context.js';
+import {createRequestHandler} from './request.js';
+import type {Forwarder, ForwarderDeps} from './types.js';
+import {createUpgradeHandler} from './upgrade.js';
+
+/** How often node:http checks header and request timeouts (default 30 s would let slowloris sockets live too long). */
+function checkingInterval(config: Config): number {
+  const limits = [config.headersTimeoutMs, config.requestTimeoutMs].filter((ms) => ms > 0);
+  if (limits.length === 0) return 30_000;
+  return Math.max(100, Math.min(5_000, Math.floor(Math.min(...limits) / 4)));
+}
+
+export function createForwarder(deps: ForwarderDeps): Forwarder {
+  const ctx = createContext(deps);
+  const {config, state, tracker} = ctx;
+
+  const server = createServer({
+    maxHeaderSize: config.maxHeaderSize,
+    insecureHTTPParser: false,
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: config.headersTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionsCheckingInterval: checkingInterval(config),
+    noDelay: true,
+    requireHostHeader: true,
+  });
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
+  // node drops fields past this count from req.headers (see request-guard.ts: such requests are refused).
+  server.maxHeadersCount = MAX_HEADERS_COUNT;
+
+  server.on('connection', (socket: Socket) => {
+    tracker.add(socket);
+  });
+  server.on('request', createRequestHandler(ctx));
+  server.on('upgrade', createUpgradeHandler(ctx));
+  server.on('connect', refuseConnect);
+  server.on('clientError', createClientErrorHandler(ctx));
+
+  const startClose = (): Promise<void> => {
+    if (state.closePromise) return state.closePromise;
+    state.closing = true;
+    state.closePromise = new Promise<void>((resolve) => (state.resolveClose = resolve));
+    if (server.listening) server.close();
+    // Keep-alive sockets between requests (node ≥ 19 does this inside close(); explicit for clarity). It spares
+    // connections with a request in progress, and also those that have not sent a byte yet (their header timer runs):
+    // nothing is in progress on those either, so they are closed here too. A partly sent head is left to finish (and
+    // answered with Connection: close) or to be cut at the deadline.
+    server.closeIdleConnections();
+    for (const conn of tracker.all()) {
+      if (conn.responses.length === 0 && !conn.upgraded && conn.socket.bytesRead === 0) conn.socket.destroy();
+    }
+    ctx.checkDrained();
+    return state.closePromise;
+  };
+
+  return {
+    async listen() {
+      return listenOn(server, config.listen, 'traffic', (error) => ctx.log.error('traffic listener error', {error}));
+    },
+    address() {
+      const a = server.address();
+      return a !== null && typeof a === 'object' ? a : null;
+    },
+    stats() {
+      const c = tracker.counts();
+      return {
+        openConnections: c.open,
+        idleConnections: c.idle,
+        inFlight: state.inFlight,
+        upgraded: c.upgraded,
+        served: state.served,
+        drained: state.drained,
+        cut: state.cut ? {...state.cut} : {requests: 0, upgrades: 0, connections: 0},
+      };
+    },
+    lastTrafficAt: () => state.lastTraffic,
+    close: startClose,
+    destroy: () => cutEverything(ctx, startClose),
+  };
+}
+
+/** The deadline: destroy every remaining socket, count what was cut by kind. Idempotent. */
+function cutEverything(ctx: ForwarderContext, startClose: () => Promise<void>): {requests: number; upgrades: number; connections: number} {
+  const {state, metrics} = ctx;
+  if (state.cut) return {...state.cut};
+  state.destroying = true;
+  void startClose();
+  let requests = 0;
+  let upgraded = 0;
+  let connections = 0;
+  for (const conn of [...ctx.tracker.all()]) {
+    if (conn.upgraded) upgraded++;
+    else if (conn.responses.length > 0) requests += conn.responses.length;
+    else connections++;
+    conn.socket.destroy();
+  }
+  const cut = {requests, upgrades: upgraded, connections};
+  state.cut = cut;
+  if (requests > 0) metrics.cut.inc({kind: 'request'}, requests);
+  if (upgraded > 0) metrics.cut.inc({kind: 'upgrade'}, upgraded);
+  if (connections > 0) metrics.cut.inc({kind: 'connection'}, connections);
+  ctx.pool.destroy();
+  ctx.throttle.dispose();
+  if (requests + upgraded + connections > 0) ctx.log.info('cut connections at the deadline', {...cut});
+  return {...cut};
+}
