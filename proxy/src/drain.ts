@@ -16,9 +16,18 @@ import {sleep} from './wait.js';
 /** What the drain needs from the data plane (the forwarder implements it). */
 export interface DrainTarget {
   lastTrafficAt(): number;
+  /** At `deregistering`: connections that cannot carry `Connection: close` (HTTP/2) are told to go now (GOAWAY). */
+  drainStarted?(): void;
   close(): Promise<void>;
   destroy(): {requests: number; upgrades: number; connections: number};
-  stats(): {inFlight: number; upgraded: number; openConnections: number; drained: number};
+  stats(): {inFlight: number; upgraded: number; openConnections: number; drained: number; h2?: H2DrainStats};
+}
+
+/** The HTTP/2 part of a drain: streams served after the trigger, streams cut, graceful GOAWAYs sent. */
+export interface H2DrainStats {
+  drained: number;
+  cut: number;
+  goaways: number;
 }
 
 /**
@@ -67,6 +76,8 @@ export interface DrainSummary {
   phasesMs: Partial<Record<Phase, number>>;
   drainedRequests: number;
   cut: {requests: number; upgrades: number; connections: number};
+  /** Present when HTTP/2 clients were served: streams drained and cut (included in the counts above), GOAWAYs sent. */
+  h2?: H2DrainStats;
   release: {action: string; ok: boolean; detail?: string};
 }
 
@@ -146,6 +157,7 @@ export function createDrain(deps: DrainDeps): Drain {
     const t0 = Math.min(now(), request.triggeredAt ?? Infinity);
     trigger = request.trigger;
     transition('deregistering', {trigger: request.trigger});
+    target.drainStarted?.();
 
     // 1. Deadline and whether the API confirms a deletion: one GET of the own pod (unless the caller had it).
     let pod = request.pod;
@@ -252,7 +264,9 @@ export function createDrain(deps: DrainDeps): Drain {
     transition('done');
     const drainMs = Math.round(now() - t0);
     metrics.drainSeconds.set(drainMs / 1000);
-    const drainedRequests = target.stats().drained;
+    const finalStats = target.stats();
+    const drainedRequests = finalStats.drained;
+    const h2 = finalStats.h2 && (finalStats.h2.goaways > 0 || finalStats.h2.drained > 0 || finalStats.h2.cut > 0) ? {drained: finalStats.h2.drained, cut: finalStats.h2.cut, goaways: finalStats.h2.goaways} : undefined;
     const summary: DrainSummary = {
       trigger: request.trigger,
       deadlineMs: budget.ms,
@@ -266,6 +280,7 @@ export function createDrain(deps: DrainDeps): Drain {
       phasesMs: {...phasesMs},
       drainedRequests,
       cut,
+      ...(h2 ? {h2} : {}),
       release: releaseResult,
     };
     log.info('drain summary', {...summary});
@@ -278,7 +293,8 @@ export function createDrain(deps: DrainDeps): Drain {
           message:
             `Drained: ${drainedRequests} requests served after the trigger (${request.trigger}), ` +
             `deregistered after ${timeToDeregistrationMs} ms (${outcome.kind}), drain took ${drainMs} ms, ` +
-            `${cutTotal} cut at the deadline`,
+            `${cutTotal} cut at the deadline` +
+            (h2 ? `; HTTP/2: ${h2.drained} streams drained, ${h2.cut} cut, ${h2.goaways} GOAWAYs sent` : ''),
         }),
         sleep(Math.max(0, Math.min(2_000, recordBy - now()))),
       ]);

@@ -361,7 +361,9 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       }
       return failUpstream(ex, UPSTREAM_FAILURES.reset, err);
     }
-    failUpstream(ex, classifyUpstreamError(err, false), err);
+    // A stream that never left (the session failed to connect) carries the session's error as its cause.
+    const cause = err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause !== undefined ? err.cause : err;
+    failUpstream(ex, classifyUpstreamError(cause, false), err);
   }
 
   // ---- to an HTTP/1.1 app (requests other than gRPC) ----
