@@ -67,6 +67,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       for (const listener of http1) listener.call(server, socket);
     },
     onH2: h2.handle,
+    // Not yet classified, but open: counted (and closed at `closing`) like a connection that sent nothing yet.
+    onWaiting: (delta) => ctx.metrics.openConnections.inc(delta),
   });
   server.on('connection', sniffer.accept);
 
@@ -102,8 +104,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       const c = tracker.counts();
       const s2 = h2.stats();
       return {
-        openConnections: c.open + s2.sessions,
-        idleConnections: c.idle,
+        openConnections: c.open + s2.sessions + sniffer.pending(),
+        idleConnections: c.idle + sniffer.pending(),
         inFlight: state.inFlight + s2.streams,
         upgraded: c.upgraded,
         served: state.served + s2.served,

@@ -36,14 +36,21 @@ export interface PrefaceSniffer {
  *   it yet, so node:http's header timeout (which starts only when node:http has the socket) cannot bound it. The
  *   traffic listener passes the header timeout.
  */
-export function createPrefaceSniffer(opts: {timeoutMs: number; onH1: (socket: Socket) => void; onH2: (socket: Socket) => void}): PrefaceSniffer {
-  const {timeoutMs, onH1, onH2} = opts;
+export function createPrefaceSniffer(opts: {
+  timeoutMs: number;
+  onH1: (socket: Socket) => void;
+  onH2: (socket: Socket) => void;
+  /** A connection starts waiting (+1) or stops (-1: handed over, closed): the open-connections gauge. */
+  onWaiting?: (delta: 1 | -1) => void;
+}): PrefaceSniffer {
+  const {timeoutMs, onH1, onH2, onWaiting} = opts;
   const waiting = new Set<Socket>();
 
   const accept = (socket: Socket): void => {
     let buffered: Buffer | undefined;
     const finish = (): void => {
-      waiting.delete(socket);
+      if (!waiting.delete(socket)) return;
+      onWaiting?.(-1);
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onError);
@@ -78,6 +85,7 @@ export function createPrefaceSniffer(opts: {timeoutMs: number; onH1: (socket: So
         : undefined;
     timer?.unref?.();
     waiting.add(socket);
+    onWaiting?.(1);
     socket.on('data', onData);
     socket.once('close', onClose);
     socket.on('error', onError);
