@@ -9,7 +9,7 @@
 import {createServer} from 'node:http';
 import type {Socket} from 'node:net';
 import type {Config} from '../config.js';
-import {createH2Server, type H2Server} from '../h2/h2-server.js';
+import {createH2Server, createH2UpstreamFor, type H2Server} from '../h2/h2-server.js';
 import {createPrefaceSniffer} from '../h2/preface.js';
 import {listenOn} from '../listen.js';
 import {MAX_HEADERS_COUNT} from '../request-guard.js';
@@ -49,14 +49,16 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   server.on('connection', (socket: Socket) => {
     tracker.add(socket);
   });
-  server.on('request', createRequestHandler(ctx));
+  // One pool of upstream HTTP/2 sessions for HTTP/1.1 and HTTP/2 clients alike, when the app speaks h2c.
+  const h2Upstream = config.upstreamProtocol === 'h2c' ? createH2UpstreamFor(config) : undefined;
+  server.on('request', createRequestHandler(ctx, h2Upstream));
   server.on('upgrade', createUpgradeHandler(ctx));
   server.on('connect', refuseConnect);
   server.on('clientError', createClientErrorHandler(ctx));
 
   // HTTP/2 with prior knowledge beside HTTP/1.1 (h2/): the first bytes of each new connection decide, once per
   // connection; node:http's own connection handling (and the tracker above) runs for HTTP/1.1 connections only.
-  const h2: H2Server = createH2Server({config, metrics: ctx.metrics, log: deps.log, phase: deps.phase, now: ctx.now});
+  const h2: H2Server = createH2Server({config, metrics: ctx.metrics, log: deps.log, phase: deps.phase, now: ctx.now, upstream: h2Upstream});
   const http1 = server.listeners('connection') as ((socket: Socket) => void)[];
   const http1Connections = ctx.metrics.connections.labels('http1');
   server.removeAllListeners('connection');
@@ -73,7 +75,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   server.on('connection', sniffer.accept);
 
   let closed: Promise<void> | undefined;
-  const startClose = (): Promise<void> => (closed ??= Promise.all([startHttp1Close(), h2.close()]).then(() => undefined));
+  const startClose = (): Promise<void> => (closed ??= Promise.all([startHttp1Close(), h2.close()]).then(() => h2Upstream?.destroy()));
   const startHttp1Close = (): Promise<void> => {
     if (state.closePromise) return state.closePromise;
     state.closing = true;
@@ -120,6 +122,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     destroy: () => {
       if (state.cut) return {...state.cut};
       const streams = h2.destroy();
+      h2Upstream?.destroy();
       const cut = cutEverything(ctx, startClose);
       // HTTP/2 streams are requests, idle sessions connections (h2-server.ts ended each stream with a status or a reset).
       if (streams.streams > 0) ctx.metrics.cut.inc({kind: 'request'}, streams.streams);

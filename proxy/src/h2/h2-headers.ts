@@ -94,3 +94,29 @@ export function trailerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeader
   removeConnectionSpecific(out);
   return out as OutgoingHttpHeaders;
 }
+
+/**
+ * An HTTP/1.1 request's fields (node:http's lower-cased `req.headers`, hop-by-hop already removed) as an HTTP/2
+ * header block for an h2c app: Host becomes `:authority` (RFC 9113 §8.3.1), `Expect` goes (node:http has answered
+ * `100 Continue`), plus X-Forwarded-*.
+ */
+export function h1ToH2RequestHeaders(
+  method: string,
+  path: string,
+  headers: import('node:http').IncomingHttpHeaders,
+  authority: string,
+  remoteAddress: string | undefined,
+): OutgoingHttpHeaders {
+  const out: Record<string, unknown> = {};
+  for (const name in headers) {
+    if (name === 'host' || name === 'expect' || name === 'http2-settings') continue;
+    out[name] = headers[name];
+  }
+  removeConnectionSpecific(out);
+  addForwarded(out, headers.host, remoteAddress);
+  out[':method'] = method;
+  out[':path'] = path;
+  out[':scheme'] = 'http';
+  out[':authority'] = headers.host || authority;
+  return out as OutgoingHttpHeaders;
+}

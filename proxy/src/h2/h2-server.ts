@@ -51,6 +51,8 @@ export interface H2ServerDeps {
   log: Logger;
   phase: () => Phase;
   now?: () => number;
+  /** The pooled sessions to an h2c app, owned (and destroyed) by the caller; else created here when needed. */
+  upstream?: H2Upstream;
   /** Called for every stream that counts as traffic (not a probe or health check): the quiet detector's clock. */
   onTraffic?: (at: number) => void;
 }
@@ -130,13 +132,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
   let resolveClose: (() => void) | undefined;
 
   let upstream: H2Upstream | undefined;
-  const h2 = (): H2Upstream =>
-    (upstream ??= createH2Upstream({
-      upstream: config.upstream,
-      idleTimeoutMs: config.upstreamIdleTimeoutMs,
-      maxSessions: Math.min(H2_UPSTREAM_SESSIONS, config.upstreamMaxSockets),
-      maxPending: H2_UPSTREAM_PENDING,
-    }));
+  const h2 = (): H2Upstream => deps.upstream ?? (upstream ??= createH2UpstreamFor(config));
   let agent: Agent | undefined;
   const h1Agent = (): Agent =>
     (agent ??= new Agent({keepAlive: true, maxSockets: config.upstreamMaxSockets, timeout: config.upstreamIdleTimeoutMs, noDelay: true}));
@@ -513,6 +509,16 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
     }
     stream.close(NGHTTP2_CANCEL);
   }
+}
+
+/** The upstream session pool for an h2c app with lameduck's bounds. */
+export function createH2UpstreamFor(config: Config): H2Upstream {
+  return createH2Upstream({
+    upstream: config.upstream,
+    idleTimeoutMs: config.upstreamIdleTimeoutMs,
+    maxSessions: Math.min(H2_UPSTREAM_SESSIONS, config.upstreamMaxSockets),
+    maxPending: H2_UPSTREAM_PENDING,
+  });
 }
 
 /** An HTTP/1.1 app's trailer fields (chunked) as an HTTP/2 trailer block. */

@@ -94,7 +94,7 @@ describe('h2c client -> h2c app', () => {
   });
 
   it('does not buffer without bound for a client that does not read (flow control end to end)', async () => {
-    const total = 64 * 1024 * 1024;
+    const total = 40 * 1024 * 1024;
     let written = 0;
     let finished = false;
     const app = await startH2App((stream) => {
@@ -117,7 +117,7 @@ describe('h2c client -> h2c app', () => {
     req.on('error', () => undefined);
     req.pause();
     await sleep(1_500);
-    // The app could hand over only what the windows and stream buffers hold (a few MB), not the 64 MB.
+    // The app could hand over only what the windows and stream buffers hold (a few MB), not the 40 MB.
     expect(finished).toBe(false);
     expect(written).toBeLessThan(16 * 1024 * 1024);
     // Reading resumes the flow: everything arrives.
@@ -141,6 +141,22 @@ describe('h2c client -> h2c app', () => {
   });
 });
 
+describe('lameduck-made errors for gRPC requests on the wire', () => {
+  it('are HTTP 200 trailers-only responses with grpc-status 14 and a grpc-message', async () => {
+    const app = await startH2App(() => undefined);
+    const url = app.url;
+    await app.close();
+    const proxy = await cleanups.proxyTo(url);
+    const s = await session(proxy.port);
+    const res = await h2Request(s, {':method': 'POST', ':path': '/pkg.Svc/Call', 'content-type': 'application/grpc', te: 'trailers'}, {body: Buffer.from([0, 0, 0, 0, 0])});
+    expect(res.status).toBe(200);
+    expect(res.headersEndedStream).toBe(true);
+    expect(res.headers['grpc-status']).toBe('14');
+    expect(res.headers['grpc-message']).toBe('lameduck: upstream refused the connection');
+    expect(res.body.length).toBe(0);
+  });
+});
+
 describe('the same listener', () => {
   it('still serves HTTP/1.1 (the first bytes decide per connection)', async () => {
     const upstream = await startUpstream((_req, res) => res.end('h1 ok'));
@@ -150,6 +166,31 @@ describe('the same listener', () => {
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('h1 ok');
     expect(await proxy.metric('lameduck_connections_total', {protocol: 'http1'})).toBe(1);
+  });
+
+  it('HTTP/1.1 client -> h2c app: body both ways, Host as :authority, Connection: close once the drain began', async () => {
+    const app = await startH2App((stream, headers) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        stream.respond({':status': 200, 'x-authority': headers[':authority'], 'x-method': headers[':method']});
+        stream.end(Buffer.concat(chunks));
+      });
+    });
+    cleanups.track(() => app.close());
+    const proxy = await cleanups.proxyTo(app.url);
+    const body = randomBytes(50_000);
+    const res = await fetchBuffer(proxy.port, {method: 'POST', path: '/h1', headers: {host: 'api.example', connection: 'keep-alive'}, body});
+    expect(res.status).toBe(200);
+    expect(sha(res.body)).toBe(sha(body));
+    expect(res.headers['x-authority']).toBe('api.example');
+    expect(res.headers['x-method']).toBe('POST');
+    expect(res.headers.connection).not.toBe('close');
+    proxy.setPhase('deregistering');
+    const during = await fetchBuffer(proxy.port, {path: '/h1-drain'});
+    expect(during.status).toBe(200);
+    expect(during.headers.connection).toBe('close');
+    expect(await proxy.metric('lameduck_drained_requests_total')).toBe(1);
   });
 
   it('h2c client -> HTTP/1.1 app: the request and its body reach the app as HTTP/1.1 with Host from :authority', async () => {
