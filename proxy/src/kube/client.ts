@@ -120,6 +120,46 @@ function parseStatus(body: string): WireStatus | undefined {
   }
 }
 
+/** One HTTP exchange up to the response headers. */
+async function send(creds: ApiCredentials, call: KubeCall, method: string, signal: AbortSignal, userAgent: string): Promise<http.IncomingMessage> {
+  const url = new URL(creds.server.replace(/\/+$/, '') + call.path);
+  for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+  const headers: Record<string, string> = {Accept: 'application/json', 'User-Agent': userAgent};
+  const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    headers['Content-Length'] = String(Buffer.byteLength(body));
+  }
+  const options: https.RequestOptions = {method, headers};
+  // Sets the CA, client certificates, Authorization (token, token file, exec plugin...).
+  await creds.apply(options);
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(url, {...options, signal}, resolve);
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Waits for the credentials (files read; client-node imported only for its auth plugins), bounded by the signal only: not network time. */
+function loadConfig(loader: KubeClientDeps['loader'], signal: AbortSignal): Promise<ApiCredentials> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new KubeApiError('aborted while loading the kubeconfig', {cause: signal.reason}));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, {once: true});
+    loader.load().then(
+      (creds) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(creds);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 export function createKubeClient(deps: KubeClientDeps): KubeClient {
   const {loader, metrics, log} = deps;
   const defaultTimeoutMs = deps.requestTimeoutMs ?? 5_000;
@@ -130,45 +170,6 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
   const count = (call: {resource: KubeResource}, verb: KubeVerb, code: string): void => {
     metrics.kubeRequests.inc({resource: call.resource, verb, code});
   };
-
-  /** One HTTP exchange up to the response headers. */
-  const send = async (creds: ApiCredentials, call: KubeCall, method: string, signal: AbortSignal): Promise<http.IncomingMessage> => {
-    const url = new URL(creds.server.replace(/\/+$/, '') + call.path);
-    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const headers: Record<string, string> = {Accept: 'application/json', 'User-Agent': userAgent};
-    const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(body));
-    }
-    const options: https.RequestOptions = {method, headers};
-    // Sets the CA, client certificates, Authorization (token, token file, exec plugin...).
-    await creds.apply(options);
-    const transport = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = transport.request(url, {...options, signal}, resolve);
-      req.on('error', reject);
-      req.end(body);
-    });
-  };
-
-  /** Waits for the credentials (files read; client-node imported only for its auth plugins), bounded by the signal only: not network time. */
-  const loadConfig = (signal: AbortSignal): Promise<ApiCredentials> =>
-    new Promise((resolve, reject) => {
-      const onAbort = (): void => reject(new KubeApiError('aborted while loading the kubeconfig', {cause: signal.reason}));
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, {once: true});
-      loader.load().then(
-        (creds) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(creds);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
 
   /**
    * Runs the call up to a 2xx response (headers only when `stream`); retries after a 401 once, after a 429 as
@@ -185,13 +186,13 @@ export function createKubeClient(deps: KubeClientDeps): KubeClient {
     let throttlesLeft = call.throttleRetries ?? 0;
     let reauthenticated = false;
     for (;;) {
-      const creds = await loadConfig(signal);
+      const creds = await loadConfig(loader, signal);
       const attempt = linkedAbort(signal, timeoutMs);
       const started = now();
       let res: http.IncomingMessage;
       let body: string | undefined;
       try {
-        res = await send(creds, call, method, attempt.signal);
+        res = await send(creds, call, method, attempt.signal, userAgent);
         if (!stream || res.statusCode !== 200) body = await readBody(res);
       } catch (cause) {
         attempt.dispose();

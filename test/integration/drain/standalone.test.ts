@@ -3,7 +3,7 @@ import {startLameduck, startDemoApp, killAll, type Lameduck} from '../../../sim/
 import {startLoad, type LoadReport} from '../../../sim/load.js';
 import {httpGet} from '../../../sim/http.js';
 
-// Lameduck in front of a legacy app, under ~200 rps of keep-alive and fresh-connection traffic
+// lameduck in front of a legacy app, under ~200 rps of keep-alive and fresh-connection traffic
 // plus /slow requests; SIGTERM; the "load balancer" moves to another backend a fixed time after the trigger, as
 // kube-proxy catching up would. With lameduck nothing fails; with the bare app the same load fails.
 

@@ -1,4 +1,4 @@
-// The API cost promise and trigger 3 :
+// The API cost promise and trigger 3 (the pod watch):
 // - without LAMEDUCK_WATCH_POD, a serving sidecar makes zero API requests (the API server's request log shows
 //   none), however busy it is; the drain's requests start at the trigger;
 // - with LAMEDUCK_WATCH_POD=true, it keeps one list+watch of its own Pod while serving, and a deletion seen on that
