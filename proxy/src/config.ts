@@ -8,6 +8,9 @@ import {constants as osConstants} from 'node:os';
 import {parseDuration, formatDuration} from './duration.js';
 import {ConfigError} from './errors.js';
 import {LOG_LEVELS, type LogLevel} from './log.js';
+import {SETTINGS, flagName, type Setting, type SettingName} from './settings.js';
+
+export {SETTINGS, flagName, helpText, type SettingName} from './settings.js';
 
 export interface ListenAddress {
   /** '' means every IPv4 and IPv6 address (dual-stack `::`). */
@@ -60,46 +63,19 @@ export interface Config {
   readonly upstreamTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
   readonly upstreamMaxSockets: number;
+  /** Requests that may wait for an upstream socket; more get 503. */
+  readonly upstreamMaxQueue: number;
+  /** Longest wait for an upstream socket (0: no limit). */
+  readonly upstreamQueueTimeoutMs: number;
+  /** A response blocked on a client that does not read is cut after this long (0: off). */
+  readonly sendTimeoutMs: number;
+  /** Longest pause in a request body being received (0: off). */
+  readonly clientBodyTimeoutMs: number;
+  /** Requests one connection may have in flight when pipelining. */
+  readonly maxPipelined: number;
   readonly identity: PodIdentity;
   readonly kubeconfig: string | undefined;
 }
-
-interface Setting {
-  /** Env var name; the flag is derived: LAMEDUCK_SETTLE -> --settle. */
-  readonly env: string;
-  readonly default: string | undefined;
-  readonly help: string;
-  readonly boolean?: boolean;
-}
-
-/** Every setting, in `--help` order. Names and defaults are the public contract (README, chart). */
-export const SETTINGS = [
-  {env: 'LAMEDUCK_LISTEN', default: ':8080', help: 'traffic listener [host]:port; empty host = all IPv4 and IPv6 addresses (the Service targetPort)'},
-  {env: 'LAMEDUCK_UPSTREAM', default: 'http://127.0.0.1:3000', help: 'the app: http://host:port (HTTP/1.1) or h2c://host:port (HTTP/2 with prior knowledge, e.g. a gRPC server)'},
-  {env: 'LAMEDUCK_ADMIN_LISTEN', default: ':9901', help: 'admin listener: /healthz /readyz /prestop /status /metrics'},
-  {env: 'LAMEDUCK_MODE', default: 'classic', help: '`classic` or `native` sidecar (the chart sets it)'},
-  {env: 'LAMEDUCK_SETTLE', default: '2s', help: 'extra serving time after deregistration (propagation to kube-proxy, ingress, cloud LBs)'},
-  {env: 'LAMEDUCK_QUIET', default: '1s', help: 'then serve until no new request has arrived for this long'},
-  {env: 'LAMEDUCK_QUIET_IGNORE_PATHS', default: undefined, help: 'comma-separated health-check paths that do not count as traffic'},
-  {env: 'LAMEDUCK_IGNORE_SERVICES', default: undefined, help: 'comma-separated Services whose endpoints do not hold the drain'},
-  {env: 'LAMEDUCK_FALLBACK_DELAY', default: '15s', help: 'serving time when the API cannot tell whether the pod is still routed'},
-  {env: 'LAMEDUCK_DRAIN_TIMEOUT', default: undefined, help: "hard deadline from the trigger (default: the pod's grace period minus the exit margin, else 25s)"},
-  {env: 'LAMEDUCK_EXIT_MARGIN', default: '5s', help: 'time left to the app after release'},
-  {env: 'LAMEDUCK_APP_EXIT', default: 'hook', help: '`hook`, `signal:SIGTERM` (or another signal), `http:POST http://127.0.0.1:3000/shutdown`'},
-  {env: 'LAMEDUCK_APP_PROCESS', default: undefined, help: 'regex on /proc/*/cmdline to find the app for `signal:`'},
-  {env: 'LAMEDUCK_PRESTOP_TOKEN', default: undefined, help: 'token accepted on /prestop as X-Lameduck-Token (starts a drain)'},
-  {env: 'LAMEDUCK_WATCH_POD', default: 'false', help: 'watch the own Pod and start the drain when it is terminating', boolean: true},
-  {env: 'LAMEDUCK_LOG_LEVEL', default: 'info', help: 'debug, info, warn or error; JSON logs on stdout'},
-  {env: 'LAMEDUCK_KEEPALIVE_TIMEOUT', default: '75s', help: 'client keep-alive idle timeout (longer than common LB idle timeouts)'},
-  {env: 'LAMEDUCK_HEADERS_TIMEOUT', default: '20s', help: 'time a client has to send complete request headers (slowloris)'},
-  {env: 'LAMEDUCK_REQUEST_TIMEOUT', default: '5m', help: 'time a client has to send a complete request'},
-  {env: 'LAMEDUCK_MAX_HEADER_SIZE', default: '16384', help: 'maximum request header bytes'},
-  {env: 'LAMEDUCK_UPSTREAM_TIMEOUT', default: '60s', help: 'upstream response timeout (504 after it)'},
-  {env: 'LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', default: '4s', help: "idle time after which a pooled upstream socket is closed; keep it below the app's keep-alive timeout (Node: 5s)"},
-  {env: 'LAMEDUCK_UPSTREAM_MAX_SOCKETS', default: '256', help: 'maximum concurrent upstream sockets'},
-] as const satisfies readonly Setting[];
-
-export type SettingName = (typeof SETTINGS)[number]['env'];
 
 /** Downward API identity variables (not LAMEDUCK_ prefixed: they come from the pod spec). */
 export const IDENTITY_ENV = ['POD_NAME', 'POD_NAMESPACE', 'POD_UID', 'POD_IPS', 'POD_IP', 'KUBECONFIG'] as const;
@@ -108,10 +84,6 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 export const MIN_DRAIN_TIMEOUT_MS = 1_000;
 /** The longest duration Node's timers can wait; longer ones would fire at once. 24 days. */
 export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
-
-export function flagName(env: string): string {
-  return '--' + env.replace(/^LAMEDUCK_/, '').toLowerCase().replace(/_/g, '-');
-}
 
 export class HelpRequested extends Error {
   constructor() {
@@ -303,6 +275,12 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   if (upstreamIdleTimeoutMs === 0) throw new ConfigError('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT', req('LAMEDUCK_UPSTREAM_IDLE_TIMEOUT'), 'must be greater than 0');
   const upstreamMaxSockets = parseIntSetting('LAMEDUCK_UPSTREAM_MAX_SOCKETS', req('LAMEDUCK_UPSTREAM_MAX_SOCKETS'), 1, 65535);
 
+  const upstreamMaxQueue = parseIntSetting('LAMEDUCK_UPSTREAM_MAX_QUEUE', req('LAMEDUCK_UPSTREAM_MAX_QUEUE'), 0, 1_000_000);
+  const upstreamQueueTimeoutMs = parseDurationSetting('LAMEDUCK_UPSTREAM_QUEUE_TIMEOUT', req('LAMEDUCK_UPSTREAM_QUEUE_TIMEOUT'));
+  const sendTimeoutMs = parseDurationSetting('LAMEDUCK_SEND_TIMEOUT', req('LAMEDUCK_SEND_TIMEOUT'));
+  const clientBodyTimeoutMs = parseDurationSetting('LAMEDUCK_CLIENT_BODY_TIMEOUT', req('LAMEDUCK_CLIENT_BODY_TIMEOUT'));
+  const maxPipelined = parseIntSetting('LAMEDUCK_MAX_PIPELINED', req('LAMEDUCK_MAX_PIPELINED'), 1, 10_000);
+
   const ipsText = env.POD_IPS ?? env.POD_IP ?? '';
   const ips = parseList(ipsText);
   for (const ip of ips) if (isIP(ip) === 0) throw new ConfigError(env.POD_IPS !== undefined ? 'POD_IPS' : 'POD_IP', ipsText, `${JSON.stringify(ip)} is not an IP address`);
@@ -338,22 +316,12 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     upstreamTimeoutMs,
     upstreamIdleTimeoutMs,
     upstreamMaxSockets,
+    upstreamMaxQueue,
+    upstreamQueueTimeoutMs,
+    sendTimeoutMs,
+    clientBodyTimeoutMs,
+    maxPipelined,
     identity,
     kubeconfig: env.KUBECONFIG || undefined,
   });
-}
-
-export function helpText(): string {
-  const lines = [
-    'lameduck — Kubernetes-aware sidecar reverse proxy: keeps serving until no Service routes to the pod, drains, then lets the app exit.',
-    '',
-    'Usage: lameduck [--flag=value ...]   (every flag is also an environment variable; the flag wins)',
-    '',
-  ];
-  for (const s of SETTINGS as readonly Setting[]) {
-    lines.push(`  ${flagName(s.env)}  (${s.env})`);
-    lines.push(`      ${s.help}. Default: ${s.default === undefined ? '(none)' : JSON.stringify(s.default)}`);
-  }
-  lines.push('', 'Pod identity (Downward API): POD_NAME, POD_NAMESPACE, POD_UID, POD_IPS (or POD_IP). API access: KUBECONFIG, else the in-cluster service account.');
-  return lines.join('\n');
 }

@@ -17,6 +17,11 @@ export interface TrackedConnection {
   readonly responses: ServerResponse[];
   /** Handed over to an upgrade (WebSocket) until it closes. */
   upgraded: boolean;
+  /**
+   * A response on it carried (or will carry) `Connection: close`, or a pipelined request was refused: no request
+   * after that point is forwarded (RFC 9112 §9.6).
+   */
+  closing: boolean;
 }
 
 export interface ConnectionCounts {
@@ -48,7 +53,7 @@ export function createConnectionTracker(deps: {
 
   return {
     add(socket) {
-      const conn: TrackedConnection = {socket, responses: [], upgraded: false};
+      const conn: TrackedConnection = {socket, responses: [], upgraded: false, closing: false};
       connections.set(socket, conn);
       metrics.openConnections.inc();
       socket.once('close', () => {

@@ -15,9 +15,14 @@
  * - A request without a body whose method usually carries one (POST, PUT, PATCH, ...: every method outside the list
  *   below) gets an explicit `Content-Length: 0`, so an app that reads bodies by Content-Length never waits for one
  *   (with node's client, the chunked empty body it sent instead was taken for the start of a new request).
- * - X-Forwarded-For/-Port/-Proto: the client's values (fields a `Connection` option removed are not the client's to
- *   keep), then `,` and ours, as http-proxy's `xfwd` writes them. X-Forwarded-Host: the client's, else its Host, else
- *   none (never the upstream's own address).
+ * - X-Forwarded-For: the client's value (a list: a proxy in front has added its hop), then `,` and the client's address.
+ *   A `Connection` option cannot remove it (hop-by-hop.ts protects the X-Forwarded-* fields): it is end-to-end, and
+ *   lameduck sets it.
+ * - X-Forwarded-Proto/-Port are single values, never lists (apps read them as one token: `https,http` is neither):
+ *   the client's when it sent exactly one well-formed value (a TLS-terminating ingress in front says `https`/`443`,
+ *   and the app must see that, or its HTTPS redirects loop), else ours: `http` and the port lameduck listens on (not
+ *   the port named in Host, which the client chose).
+ * - X-Forwarded-Host: the client's, else its Host, else none (never the upstream's own address).
  *   An IPv4 client of the dual-stack listener is written in plain IPv4 (`::ffff:10.1.2.3` → `10.1.2.3`), as nginx and
  *   Envoy write it.
  */
@@ -33,6 +38,9 @@ export function forwardedFor(remoteAddress: string | undefined): string {
   if (remoteAddress === undefined) return '';
   return remoteAddress.startsWith(MAPPED_IPV4) && remoteAddress.includes('.') ? remoteAddress.slice(MAPPED_IPV4.length) : remoteAddress;
 }
+
+const PROTO = /^https?$/i;
+const PORT = /^\d{1,5}$/;
 
 /** The port a client addressed, from its Host (`[::1]:8080`, `shop.example:8443`); 80 when it names none (plain HTTP). */
 export function hostPort(host: string | undefined): string {
@@ -62,12 +70,14 @@ export interface ForwardedRequest {
   readonly remoteAddress: string | undefined;
   /** The upstream's authority, used as Host when the client sent none. */
   readonly upstreamAuthority: string;
+  /** The port lameduck accepted the connection on (`req.socket.localPort`): X-Forwarded-Port unless a proxy in front set one. */
+  readonly listenPort?: number;
 }
 
 export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
   const raw = r.raw;
   const named = namedByConnection(raw);
-  /** A client's TE or X-Forwarded-* value, unless its own Connection header removed that field. */
+  /** A client's TE value, unless its own Connection header removed that field. */
   const claim = (lower: string, previous: string | undefined, value: string): string | undefined =>
     named !== undefined && named.includes(lower) ? previous : join(previous, value);
   const out: string[] = [];
@@ -76,7 +86,9 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
   let te: string | undefined;
   let xff: string | undefined;
   let xfPort: string | undefined;
+  let xfPorts = 0;
   let xfProto: string | undefined;
+  let xfProtos = 0;
   let xfHost: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -112,7 +124,7 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
         break;
       case 15:
         if (name.toLowerCase() === 'x-forwarded-for') {
-          xff = claim('x-forwarded-for', xff, value);
+          xff = join(xff, value);
           continue;
         }
         break;
@@ -120,11 +132,12 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
         const lower = name.toLowerCase();
         if (lower === 'proxy-connection') continue;
         if (lower === 'x-forwarded-port') {
-          xfPort = claim(lower, xfPort, value);
+          xfPort = value;
+          xfPorts++;
           continue;
         }
         if (lower === 'x-forwarded-host') {
-          xfHost = claim(lower, xfHost, value);
+          xfHost = join(xfHost, value);
           continue;
         }
         break;
@@ -132,7 +145,8 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
       case 17: {
         const lower = name.toLowerCase();
         if (lower === 'x-forwarded-proto') {
-          xfProto = claim(lower, xfProto, value);
+          xfProto = value;
+          xfProtos++;
           continue;
         }
         if (lower === 'transfer-encoding') {
@@ -156,9 +170,9 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
     'x-forwarded-for',
     append(xff, forwardedFor(r.remoteAddress)),
     'x-forwarded-port',
-    append(xfPort, hostPort(r.host)),
+    xfPorts === 1 && PORT.test(xfPort!) ? xfPort! : r.listenPort !== undefined ? String(r.listenPort) : hostPort(r.host),
     'x-forwarded-proto',
-    append(xfProto, 'http'),
+    xfProtos === 1 && PROTO.test(xfProto!) ? xfProto! : 'http',
   );
   const xfh = xfHost || r.host;
   if (xfh !== undefined) out.push('x-forwarded-host', xfh);

@@ -6,11 +6,14 @@
  *
  * A `Connection` option can never remove the message framing or the target: a client sending
  * `Connection: content-length` must not make the proxy forward a body without the framing the upstream needs to find
- * its end (that is request smuggling), so `Host`, `Content-Length` and `Transfer-Encoding` are protected.
+ * its end (that is request smuggling), so `Host`, `Content-Length` and `Transfer-Encoding` are protected, and so are
+ * the X-Forwarded-* fields lameduck sets.
  */
 import type {IncomingHttpHeaders} from 'node:http';
 
-const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
+// X-Forwarded-*: end-to-end fields a proxy in front added and lameduck extends; `Connection: X-Forwarded-For` must not
+// make lameduck drop them (the classic hop-by-hop abuse to hide a client's address from the app).
+const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port']);
 
 /** Lower-cased, trimmed option names of a Connection header value, without the empty ones. */
 export function connectionOptions(value: string | readonly string[] | undefined): string[] {

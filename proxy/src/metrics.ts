@@ -11,6 +11,12 @@ export const METRIC_PREFIX = 'lameduck_';
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export const UPSTREAM_ERROR_REASONS = ['refused', 'timeout', 'reset', 'bad_response', 'other'] as const;
 export type UpstreamErrorReason = (typeof UPSTREAM_ERROR_REASONS)[number];
+/** Why a request was not forwarded: no upstream socket in time (503), or pipelined behind a closing response or past the per-connection limit. */
+export const REFUSAL_REASONS = ['queue_full', 'queue_timeout', 'after_close', 'pipeline_limit'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+/** send: the client stopped reading its response; body: it stopped sending its request body. */
+export const CLIENT_TIMEOUT_KINDS = ['send', 'body'] as const;
+export type ClientTimeoutKind = (typeof CLIENT_TIMEOUT_KINDS)[number];
 export const CUT_KINDS = ['request', 'upgrade', 'connection'] as const;
 export type CutKind = (typeof CUT_KINDS)[number];
 export const FALLBACK_REASONS = ['no_identity', 'forbidden', 'unauthorized', 'unreachable', 'no_pod'] as const;
@@ -36,6 +42,8 @@ export interface Metrics {
   upstreamRetries: Counter;
   clientAborts: Counter;
   badRequests: Counter;
+  refusedRequests: Counter<'reason'>;
+  clientTimeouts: Counter<'kind'>;
   drainTriggers: Counter<'trigger'>;
   deregistrationSeconds: Gauge;
   phaseSeconds: Gauge<'phase'>;
@@ -135,6 +143,12 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
     upstreamRetries: counter('upstream_retries_total', 'Idempotent requests retried once after a reset on a reused upstream socket.', [], {}),
     clientAborts: counter('client_aborts_total', 'Requests whose client went away before the response ended.', [], {}),
     badRequests: counter('bad_requests_total', 'Malformed requests refused by the HTTP parser.', [], {}),
+    refusedRequests: counter('refused_requests_total', 'Requests not forwarded: no upstream socket free in time (queue_full, queue_timeout: 503), or pipelined behind a response that closed the connection (after_close) or past LAMEDUCK_MAX_PIPELINED (pipeline_limit).', ['reason'], {
+      reason: REFUSAL_REASONS,
+    }),
+    clientTimeouts: counter('client_timeouts_total', 'Client connections cut because the client stopped reading its response (send) or sending its request body (body).', ['kind'], {
+      kind: CLIENT_TIMEOUT_KINDS,
+    }),
     drainTriggers: counter('drain_triggers_total', 'Drain triggers received (later ones are no-ops).', ['trigger'], {trigger: TRIGGERS}),
     deregistrationSeconds: gauge('deregistration_duration_seconds', 'Time from the trigger until no Service routed to the pod any more.'),
     phaseSeconds,

@@ -58,10 +58,13 @@ export function createRelease(deps: ReleaseDeps): Release {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), deps.httpTimeoutMs ?? RELEASE_HTTP_TIMEOUT_MS);
     try {
-      const res = await fetch(exit.url, {method: exit.method, signal: controller.signal});
+      // Redirects are not followed: the configured URL is the app's own shutdown endpoint, and a redirect (to another
+      // host, or a login page) would send the call somewhere nobody configured. A 3xx is a failed action.
+      const res = await fetch(exit.url, {method: exit.method, signal: controller.signal, redirect: 'manual'});
       await res.arrayBuffer().catch(() => undefined);
-      const ok = res.status < 400;
-      (ok ? deps.log.info : deps.log.warn)('app exit call answered', {method: exit.method, url: exit.url.href, status: res.status});
+      const ok = res.status >= 200 && res.status < 300;
+      const location = res.headers.get('location') ?? undefined;
+      (ok ? deps.log.info : deps.log.warn)('app exit call answered', {method: exit.method, url: exit.url.href, status: res.status, location});
       return {action: 'http', ok, detail: `status ${res.status}`};
     } catch (err) {
       deps.log.warn('app exit call failed', {method: exit.method, url: exit.url.href, error: errorMessage(err)});

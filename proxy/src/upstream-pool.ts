@@ -18,7 +18,10 @@
  * The idle timeout must stay below the app's keep-alive timeout, or a pooled connection the app has just closed is
  * picked for the next request (the classic keep-alive race; Node's own server closes idle connections after 5 s,
  * hence the 4 s default). A `Keep-Alive: timeout=N` hint from the app shortens it to N − 1 s, as node's Agent does.
- * At `maxSockets` connections in use, further requests wait in arrival order; none fails for it.
+ * At `maxSockets` connections in use, further requests wait in arrival order, but not without bound: at most
+ * `upstreamMaxQueue` of them, each at most `upstreamQueueTimeoutMs` (HAProxy's `maxqueue` and `timeout queue`, Envoy's
+ * `max_pending_requests`); the others are rejected at once so that the forwarder answers a fast 503. One timer for
+ * the whole queue, set for its oldest entry (arrival order is deadline order): no timer per waiting request.
  */
 import type {Client as UndiciClient, Dispatcher} from 'undici';
 // The client module alone, not the package index (8 MB less RSS): undici-client.d.ts.
@@ -40,14 +43,29 @@ export interface UpstreamLease {
 
 export interface UpstreamPool {
   /**
-   * Calls `use` with a connection once one is free: an idle one (most recently used first), a new one while fewer
+   * Calls `onLease` with a connection once one is free: an idle one (most recently used first), a new one while fewer
    * than maxSockets exist, or, at the cap, the next one released. `fresh`: a new connection outside the pool, closed
    * after the request (the retry after a reset: every pooled connection may be as stale as the one that failed).
    * Returns a cancel function: a request that waits for a connection and whose client leaves is dropped from the queue.
+   * `onQueueRejected` is called instead of `onLease` when the queue is full (at once) or the wait passed the queue
+   * timeout. An object rather than callbacks: the forwarder's per-attempt handler is the requester, no closure per request.
    */
-  lease(use: (lease: UpstreamLease) => void, fresh?: boolean): () => void;
+  lease(requester: LeaseRequester, fresh?: boolean): () => void;
   /** Closes every connection now (the drain is over, or the deadline cut what was left). Idempotent. */
   destroy(): void;
+}
+
+export type QueueRejection = 'queue_full' | 'queue_timeout';
+
+export interface LeaseRequester {
+  onLease(lease: UpstreamLease): void;
+  onQueueRejected(reason: QueueRejection): void;
+}
+
+interface Waiter {
+  readonly requester: LeaseRequester;
+  /** performance.now() after which it is rejected. */
+  readonly deadline: number;
 }
 
 interface Slot {
@@ -59,7 +77,8 @@ interface Slot {
   leased: boolean;
 }
 
-export type UpstreamPoolConfig = Pick<Config, 'upstream' | 'upstreamIdleTimeoutMs' | 'upstreamMaxSockets' | 'upstreamTimeoutMs'>;
+export type UpstreamPoolConfig = Pick<Config, 'upstream' | 'upstreamIdleTimeoutMs' | 'upstreamMaxSockets' | 'upstreamTimeoutMs'> &
+  Partial<Pick<Config, 'upstreamMaxQueue' | 'upstreamQueueTimeoutMs'>>;
 
 const noCancel = (): void => {};
 
@@ -81,8 +100,24 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
   const slots: Slot[] = [];
   /** Idle slots, most recently released last. */
   const idle: Slot[] = [];
-  const waiting: ((lease: UpstreamLease) => void)[] = [];
+  const waiting: Waiter[] = [];
+  const maxQueue = config.upstreamMaxQueue ?? Infinity;
+  const queueTimeoutMs = config.upstreamQueueTimeoutMs ?? 0;
+  let queueTimer: NodeJS.Timeout | undefined;
   let destroyed = false;
+
+  /** Rejects the waiters past their deadline, then sets the one timer for the oldest remaining one. */
+  const expire = (): void => {
+    queueTimer = undefined;
+    const t = performance.now();
+    while (waiting.length > 0 && waiting[0]!.deadline <= t) waiting.shift()!.requester.onQueueRejected('queue_timeout');
+    schedule();
+  };
+  const schedule = (): void => {
+    if (queueTimer !== undefined || waiting.length === 0 || queueTimeoutMs <= 0 || destroyed) return;
+    queueTimer = setTimeout(expire, Math.max(1, waiting[0]!.deadline - performance.now()));
+    queueTimer.unref();
+  };
 
   const newSlot = (pooled: boolean): Slot => {
     const client = new Client(origin, options);
@@ -129,15 +164,15 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
       if (destroyed) return; // destroy() closed every slot, this one included
       const next = waiting.shift();
       if (next === undefined) idle.push(slot);
-      else handOut(slot, next);
+      else handOut(slot, next.requester);
     });
   };
 
-  const handOut = (slot: Slot, use: (lease: UpstreamLease) => void): void => {
+  const handOut = (slot: Slot, requester: LeaseRequester): void => {
     slot.leased = true;
     slot.carried++;
     let released = false;
-    use({
+    requester.onLease({
       get reused() {
         // `connect` resets the count to 1 for the leased request; a second request on one connection makes it 2.
         return slot.carried > 1;
@@ -154,19 +189,25 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
   };
 
   return {
-    lease(use, fresh = false) {
+    lease(requester, fresh = false) {
       if (fresh || destroyed) {
-        handOut(newSlot(false), use);
+        handOut(newSlot(false), requester);
         return noCancel;
       }
       const slot = idle.pop() ?? (slots.length < config.upstreamMaxSockets ? newSlot(true) : undefined);
       if (slot !== undefined) {
-        handOut(slot, use);
+        handOut(slot, requester);
         return noCancel;
       }
-      waiting.push(use);
+      if (waiting.length >= maxQueue) {
+        requester.onQueueRejected('queue_full');
+        return noCancel;
+      }
+      const waiter: Waiter = {requester, deadline: queueTimeoutMs > 0 ? performance.now() + queueTimeoutMs : Infinity};
+      waiting.push(waiter);
+      schedule();
       return () => {
-        const i = waiting.indexOf(use);
+        const i = waiting.indexOf(waiter);
         if (i >= 0) waiting.splice(i, 1);
       };
     },
@@ -176,6 +217,8 @@ export function createUpstreamPool(config: UpstreamPoolConfig): UpstreamPool {
       // client side of every exchange is closed or being cut.
       for (const slot of [...slots]) retire(slot);
       waiting.length = 0;
+      if (queueTimer !== undefined) clearTimeout(queueTimer);
+      queueTimer = undefined;
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import type {ServerResponse} from 'node:http';
 import type {Config} from '../config.js';
-import {createConnectionTracker, type ConnectionTracker} from '../connection-tracker.js';
+import {createConnectionTracker, type ConnectionTracker, type TrackedConnection} from '../connection-tracker.js';
 import {createLogThrottle, type LogThrottle} from '../log-throttle.js';
 import type {Logger} from '../log.js';
 import {UPSTREAM_ERROR_REASONS, type Metrics, type UpstreamErrorReason} from '../metrics.js';
@@ -51,6 +51,8 @@ export interface ForwarderContext {
   mustClose(): boolean;
   /** A response's `error` listener (shared by every response): a write after the client went away must not take the sidecar down. */
   readonly onResponseError: (this: ServerResponse, err: Error) => void;
+  /** Starts or refuses the requests held behind the ones that just ended on `conn` (pipeline.ts; set by server.ts). */
+  continuePipeline: (conn: TrackedConnection) => void;
   /** Resolves close() once nothing is in flight and no upgraded socket is open. */
   checkDrained(): void;
 }
@@ -96,6 +98,7 @@ export function createContext(deps: ForwarderDeps): ForwarderContext {
       if (ctx.debug) log.debug('response error', {error: err});
       this.destroy();
     },
+    continuePipeline: () => {},
     mustClose: () => state.closing || phase() !== 'serving',
     checkDrained() {
       if (state.resolveClose === undefined || state.inFlight > 0 || ctx.tracker.upgradedCount() > 0) return;

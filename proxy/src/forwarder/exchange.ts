@@ -6,6 +6,7 @@
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import type {TrackedConnection} from '../connection-tracker.js';
 import {LameduckError} from '../errors.js';
+import type {ClientTimeoutKind, RefusalReason} from '../metrics.js';
 import type {Phase} from '../phase.js';
 import {hasBody} from '../request-guard.js';
 import type {UpstreamFailure} from '../upstream-errors.js';
@@ -16,6 +17,7 @@ export const kExchange = Symbol('lameduck.exchange');
 
 /** Per-request state: one small object, also reached from the response (the clientError handler only has the socket). */
 export interface Exchange {
+  readonly req: IncomingMessage;
   readonly start: number;
   /** Phase at arrival: the metrics label, and whether the request counts as drained. */
   readonly phase: Phase;
@@ -31,13 +33,39 @@ export interface Exchange {
   bad: boolean;
   /** The response closed and was accounted for (guards against a second `close`, see abandonResponses). */
   closed: boolean;
+  /** Pipelined behind requests it must not run beside (pipeline.ts): forwarded when they are done. */
+  held: boolean;
+  /** Not forwarded: no upstream socket in time (answered 503), or pipelined behind a close (never answered). */
+  refused: RefusalReason | undefined;
+  /** The client stopped reading its response (send) or sending its body (body): cut, counted (client-timeouts.ts). */
+  timedOut: ClientTimeoutKind | undefined;
+  /** The response waits for the client to read it: the send timeout runs. */
+  sendBlocked: boolean;
+  /** The request body is being read and forwarded: the body timeout runs. */
+  bodyPending: boolean;
 }
 export type TrackedResponse = ServerResponse & {[kExchange]?: Exchange};
 
 /** Starts the accounting of a request that has just arrived: in flight until its response closes. */
 export function openExchange(ctx: ForwarderContext, req: IncomingMessage, res: ServerResponse, start: number): Exchange {
   const conn = ctx.tracker.get(req.socket);
-  const ex: Exchange = {start, phase: ctx.phase(), conn, attempts: 0, attempt: undefined, responded: false, failed: undefined, bad: false, closed: false};
+  const ex: Exchange = {
+    req,
+    start,
+    phase: ctx.phase(),
+    conn,
+    attempts: 0,
+    attempt: undefined,
+    responded: false,
+    failed: undefined,
+    bad: false,
+    closed: false,
+    held: false,
+    refused: undefined,
+    timedOut: undefined,
+    sendBlocked: false,
+    bodyPending: false,
+  };
   (res as TrackedResponse)[kExchange] = ex;
   if (conn) conn.responses.push(res);
   ctx.state.inFlight++;
@@ -47,9 +75,14 @@ export function openExchange(ctx: ForwarderContext, req: IncomingMessage, res: S
 }
 
 /** A response the proxy writes itself (a refusal, an upstream failure): one line of text. */
-export function sendLocal(res: ServerResponse, status: number, body: Buffer, close: boolean): void {
+export function sendLocal(res: ServerResponse, status: number, body: Buffer, close: boolean, extra?: readonly string[]): void {
   const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
-  if (close) headers.push('Connection', 'close');
+  if (extra !== undefined) headers.push(...extra);
+  if (close) {
+    headers.push('Connection', 'close');
+    const conn = (res as TrackedResponse)[kExchange]?.conn;
+    if (conn) conn.closing = true;
+  }
   res.writeHead(status, headers);
   res.end(body);
 }
@@ -90,19 +123,26 @@ function onResponseClose(ctx: ForwarderContext, req: IncomingMessage, res: Serve
   if (res.writableFinished) {
     status = res.statusCode;
     state.served++;
-    // "Drained" means the app served it after the trigger: a local 502/504 or a refused malformed request is not.
-    if (ex.phase !== 'serving' && !ex.failed && !ex.bad) {
+    // "Drained" means the app served it after the trigger: a local 502/503/504 or a refused request is not.
+    if (ex.phase !== 'serving' && !ex.failed && !ex.bad && !ex.refused && !ex.timedOut) {
       state.drained++;
       metrics.drainedRequests.inc();
     }
   } else if (ex.failed) {
     status = ex.failed.status;
+  } else if (ex.refused) {
+    // Pipelined behind a response that closed the connection: never processed, the client sends it again.
+    status = 503;
+  } else if (ex.timedOut) {
+    status = ex.timedOut === 'body' ? 408 : STATUS_CLIENT_CLOSED;
   } else {
     status = STATUS_CLIENT_CLOSED;
     if (!state.destroying && !ex.bad) metrics.clientAborts.inc();
   }
   metrics.observeRequest(ex.phase, status, (ctx.now() - ex.start) / 1000);
   if (ctx.debug) ctx.log.debug('request', {method: req.method, url: req.url, status, ms: Math.round(ctx.now() - ex.start), phase: ex.phase});
+  // Requests pipelined behind this one may go now (or, behind a close, never).
+  if (conn && conn.responses.length > 0 && !conn.socket.destroyed) ctx.continuePipeline(conn);
   if (state.closing) {
     // A response that started before `closing` went out keep-alive: close its connection now that it is done.
     if (conn && conn.responses.length === 0 && !conn.upgraded && !conn.socket.destroyed) conn.socket.destroySoon();

@@ -1,6 +1,6 @@
 /**
  * A plain request's way in: accounted from arrival (exchange.ts), then answered locally (asterisk-form, invalid
- * target, a request the guard refuses) or forwarded (attempt.ts).
+ * target, a request the guard refuses) or forwarded (attempt.ts), in the order pipelining allows (pipeline.ts).
  */
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {checkRequest, hasBody} from '../request-guard.js';
@@ -11,6 +11,7 @@ import {forwardToH2} from './h2-attempt.js';
 import {text} from './client-errors.js';
 import type {ForwarderContext} from './context.js';
 import {openExchange, sendLocal} from './exchange.js';
+import {admitPipelined} from './pipeline.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -31,10 +32,13 @@ export function createRequestHandler(ctx: ForwarderContext, h2Upstream?: H2Upstr
     const refusal = checkRequest(req);
     if (refusal) {
       ctx.metrics.badRequests.inc();
-      sendLocal(res, refusal.status, refusal.body, true);
+      sendLocal(res, refusal.status, refusal.body, true, refusal.headers);
       return;
     }
     ex.attempts = 1;
+    // Pipelined behind requests still in flight on its connection: order and close rules (pipeline.ts).
+    const conn = ex.conn;
+    if (conn !== undefined && conn.responses.length > 1 && !admitPipelined(ctx, conn, ex)) return;
     if (h2Upstream) forwardToH2(ctx, h2Upstream, req, res, ex);
     else forwardRequest(ctx, req, res, ex);
   };

@@ -15,6 +15,8 @@ import {listenOn} from '../listen.js';
 import {MAX_HEADERS_COUNT} from '../request-guard.js';
 import {createClientErrorHandler, refuseConnect} from './client-errors.js';
 import {createContext, type ForwarderContext} from './context.js';
+import {createTimeoutHandler} from './client-timeouts.js';
+import {continuePipeline} from './pipeline.js';
 import {createRequestHandler} from './request.js';
 import type {Forwarder, ForwarderDeps} from './types.js';
 import {createUpgradeHandler} from './upgrade.js';
@@ -55,6 +57,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   server.on('upgrade', createUpgradeHandler(ctx));
   server.on('connect', refuseConnect);
   server.on('clientError', createClientErrorHandler(ctx));
+  // The client sockets' idle timer: node's keep-alive timeout, and the send and body timeouts (client-timeouts.ts).
+  server.on('timeout', createTimeoutHandler(ctx));
+  ctx.continuePipeline = (conn) => continuePipeline(ctx, conn);
 
   // HTTP/2 with prior knowledge beside HTTP/1.1 (h2/): the first bytes of each new connection decide, once per
   // connection; node:http's own connection handling (and the tracker above) runs for HTTP/1.1 connections only.

@@ -11,7 +11,7 @@ import {LameduckError} from '../errors.js';
 import {forwardedFor} from '../forwarded-headers.js';
 import {stripRequestHopByHop} from '../hop-by-hop.js';
 import type {Phase} from '../phase.js';
-import {MAX_HEADERS_COUNT} from '../request-guard.js';
+import {checkRequest, REFUSALS} from '../request-guard.js';
 import {normalizeRequestTarget} from '../request-target.js';
 import {classifyUpstreamError} from '../upstream-errors.js';
 import {text, textResponse} from './client-errors.js';
@@ -125,9 +125,12 @@ export function createUpgradeHandler(ctx: ForwarderContext): (req: IncomingMessa
     const target = normalizeRequestTarget(req);
     if (!ctx.isProbe(req)) ctx.state.lastTraffic = start;
     if (target !== 'origin') return rejectUpgrade(socket, st, 400, text(400, 'invalid request target'));
-    if (req.rawHeaders.length >= MAX_HEADERS_COUNT * 2) {
+    // The same checks as a plain request (header count, version, Host, Transfer-Encoding); and a handshake is a GET
+    // without a body (RFC 6455 §4.1): any Transfer-Encoding on it is refused rather than passed to the app.
+    const refusal = checkRequest(req) ?? (req.headers['transfer-encoding'] !== undefined ? REFUSALS.badFraming : undefined);
+    if (refusal) {
       metrics.badRequests.inc();
-      return rejectUpgrade(socket, st, 431, text(431, 'too many header fields'));
+      return rejectUpgrade(socket, st, refusal.status, refusal.body);
     }
     // A new WebSocket after `closing` began would hold the drain until the deadline: the client reconnects elsewhere.
     if (ctx.state.closing) return rejectUpgrade(socket, st, 503, text(503, 'shutting down, reconnect'));

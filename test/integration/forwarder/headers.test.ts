@@ -52,12 +52,13 @@ afterAll(async () => {
 const last = () => upstream.seen.at(-1)!;
 
 describe('forwarder headers', () => {
-  it('adds X-Forwarded-For (appending to the client value), -Proto, -Host and -Port', async () => {
+  it("adds X-Forwarded-For (appending to the client value), -Proto, -Host, and -Port (lameduck's listening port)", async () => {
     await fetchBuffer(proxy.port, {path: '/xf', headers: {host: 'shop.example:8443', 'x-forwarded-for': '203.0.113.9'}});
     expect(last().headers['x-forwarded-for']).toBe(`203.0.113.9,${HOST}`);
     expect(last().headers['x-forwarded-proto']).toBe('http');
     expect(last().headers['x-forwarded-host']).toBe('shop.example:8443');
-    expect(last().headers['x-forwarded-port']).toBe('8443');
+    // The port the connection arrived on, not the one the client wrote in Host.
+    expect(last().headers['x-forwarded-port']).toBe(String(proxy.port));
     // The app sees the Host the client asked for.
     expect(last().headers.host).toBe('shop.example:8443');
   });
@@ -85,8 +86,8 @@ describe('forwarder headers', () => {
     expect(h['x-end-to-end']).toBe('kept');
     // Connection only carries the proxy's own connection option to the app.
     expect(h.connection).toBe('keep-alive');
-    // A client naming X-Forwarded-For in Connection removes its own claim, never the proxy's.
-    expect(h['x-forwarded-for']).toBe(HOST);
+    // Connection cannot remove X-Forwarded-For: it is end-to-end, and the proxy extends it.
+    expect(h['x-forwarded-for']).toBe(`198.51.100.1,${HOST}`);
   });
 
   it('never lets Connection remove the framing: a body announced by Content-Length still arrives whole', async () => {

@@ -73,7 +73,7 @@ describe('the header list sent to the app', () => {
     expect(upstreamRequestHeaders({...base, method: 'POST', raw: ['Host', 'shop.example', 'Transfer-Encoding', 'chunked']})).not.toContain('content-length');
   });
 
-  it("appends to the client's X-Forwarded-* (repeated fields joined), keeps its X-Forwarded-Host", () => {
+  it("appends to the client's X-Forwarded-For (repeated fields joined), keeps its single X-Forwarded-Proto/-Port and its X-Forwarded-Host", () => {
     const raw = [
       'Host', 'shop.example:8443',
       'X-Forwarded-For', '203.0.113.9',
@@ -86,15 +86,24 @@ describe('the header list sent to the app', () => {
     expect(list).toEqual([
       ['Host', 'shop.example:8443'],
       ['x-forwarded-for', '203.0.113.9, 198.51.100.2,10.0.0.7'],
-      ['x-forwarded-port', '443,8443'],
-      ['x-forwarded-proto', 'https,http'],
+      ['x-forwarded-port', '443'],
+      ['x-forwarded-proto', 'https'],
       ['x-forwarded-host', 'public.example'],
     ]);
   });
 
-  it("a client naming X-Forwarded-For in Connection removes its own claim, never the proxy's", () => {
+  it('a Connection option cannot remove X-Forwarded-For (lameduck extends it)', () => {
     const raw = ['Host', 'shop.example', 'Connection', 'x-forwarded-for', 'X-Forwarded-For', '6.6.6.6'];
-    expect(pairs(upstreamRequestHeaders({...base, raw}))).toContainEqual(['x-forwarded-for', '10.0.0.7']);
+    expect(pairs(upstreamRequestHeaders({...base, raw}))).toContainEqual(['x-forwarded-for', '6.6.6.6,10.0.0.7']);
+  });
+
+  it('sets X-Forwarded-Proto/-Port to single values: ours unless the client sent exactly one well-formed value', () => {
+    const xf = (raw: string[]) => pairs(upstreamRequestHeaders({...base, listenPort: 8080, raw: ['Host', 'shop.example:9999', ...raw]})).filter(([n]) => /^x-forwarded-(proto|port)$/.test(n));
+    expect(xf([])).toEqual([['x-forwarded-port', '8080'], ['x-forwarded-proto', 'http']]);
+    expect(xf(['X-Forwarded-Proto', 'https', 'X-Forwarded-Port', '443'])).toEqual([['x-forwarded-port', '443'], ['x-forwarded-proto', 'https']]);
+    expect(xf(['X-Forwarded-Proto', 'https, http', 'X-Forwarded-Port', '443,80'])).toEqual([['x-forwarded-port', '8080'], ['x-forwarded-proto', 'http']]);
+    expect(xf(['X-Forwarded-Proto', 'https', 'X-Forwarded-Proto', 'http'])).toEqual([['x-forwarded-port', '8080'], ['x-forwarded-proto', 'http']]);
+    expect(xf(['X-Forwarded-Proto', 'gopher', 'X-Forwarded-Port', 'x'])).toEqual([['x-forwarded-port', '8080'], ['x-forwarded-proto', 'http']]);
   });
 
   it('writes IPv4 clients of the dual-stack listener in plain IPv4, IPv6 clients as they are', () => {
