@@ -37,9 +37,8 @@ import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
 
 /** Concurrent streams a client may open on one session (SETTINGS_MAX_CONCURRENT_STREAMS; gRPC clients use ~100). */
 export const H2_MAX_CONCURRENT_STREAMS = 256;
-/** Upstream HTTP/2 sessions at most, and streams allowed to wait beyond their concurrency limits. */
+/** Upstream HTTP/2 sessions at most (each multiplexes up to the app's SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const H2_UPSTREAM_SESSIONS = 4;
-export const H2_UPSTREAM_PENDING = 1024;
 /** The status recorded for a stream that got no complete response (nginx's "client closed request"). */
 const STATUS_CLIENT_CLOSED = 499;
 
@@ -517,7 +516,8 @@ export function createH2UpstreamFor(config: Config): H2Upstream {
     upstream: config.upstream,
     idleTimeoutMs: config.upstreamIdleTimeoutMs,
     maxSessions: Math.min(H2_UPSTREAM_SESSIONS, config.upstreamMaxSockets),
-    maxPending: H2_UPSTREAM_PENDING,
+    // Streams past the app's concurrency limits wait inside nghttp2: bounded like HTTP/1.1's queue for a socket.
+    maxPending: config.upstreamMaxQueue,
   });
 }
 
