@@ -80,6 +80,8 @@ export interface H2Server {
 
 interface SessionState {
   readonly session: ServerHttp2Session;
+  /** Read once per session: `session.socket` is a guarding Proxy, costly to go through per stream. */
+  readonly remoteAddress: string | undefined;
   readonly streams: Set<Exchange>;
   goaway: boolean;
 }
@@ -165,7 +167,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
   };
 
   server.on('session', (session: ServerHttp2Session) => {
-    const st: SessionState = {session, streams: new Set(), goaway: false};
+    const st: SessionState = {session, remoteAddress: session.socket?.remoteAddress, streams: new Set(), goaway: false};
     sessions.set(session, st);
     metrics.openConnections.inc();
     metrics.h2Sessions.inc();
@@ -226,9 +228,10 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
 
     const method = headers[':method'];
     if (method === 'CONNECT') return failLocal(ex, 405, 'CONNECT is not supported', GRPC_FAILURES.other);
-    if (h2Upstream) toH2(ex, headers);
+    const remote = st?.remoteAddress;
+    if (h2Upstream) toH2(ex, headers, remote);
     else if (ex.grpc) failLocal(ex, 502, GRPC_FAILURES.h1Upstream.message, GRPC_FAILURES.h1Upstream);
-    else toH1(ex, headers);
+    else toH1(ex, headers, remote);
   }
 
   function onStreamError(this: ServerHttp2Stream, error: Error): void {
@@ -280,10 +283,10 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
 
   // ---- to an HTTP/2 app ----
 
-  function toH2(ex: Exchange, headers: IncomingHttpHeaders): void {
+  function toH2(ex: Exchange, headers: IncomingHttpHeaders, remote: string | undefined): void {
     const {stream} = ex;
     const endStream = stream.endAfterHeaders;
-    const opened = h2().open(h2RequestHeaders(headers, stream.session?.socket?.remoteAddress), {endStream, waitForTrailers: !endStream});
+    const opened = h2().open(h2RequestHeaders(headers, remote), {endStream, waitForTrailers: !endStream});
     if (!opened.ok) {
       if (opened.reason === 'overloaded') {
         metrics.upstreamErrors.inc({reason: 'other'});
@@ -363,7 +366,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
 
   // ---- to an HTTP/1.1 app (requests other than gRPC) ----
 
-  function toH1(ex: Exchange, headers: IncomingHttpHeaders): void {
+  function toH1(ex: Exchange, headers: IncomingHttpHeaders, remote: string | undefined): void {
     const {stream} = ex;
     const method = headers[':method'] ?? 'GET';
     let timedOut = false;
@@ -373,7 +376,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       port: Number(config.upstream.port || 80),
       method,
       path: headers[':path'] ?? '/',
-      headers: h1RequestHeaders(headers, stream.session?.socket?.remoteAddress),
+      headers: h1RequestHeaders(headers, remote),
     });
     ex.cancel = () => req.destroy();
     if (config.upstreamTimeoutMs > 0) {
