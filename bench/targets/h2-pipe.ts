@@ -26,6 +26,7 @@ export function createH2Pipe(upstream: URL) {
       if (!stream.headersSent && !stream.closed) stream.respond({':status': 502}, {endStream: true});
     });
     up.on('response', (h) => {
+      if (stream.closed || stream.destroyed) return up.close();
       stream.respond(h);
       up.pipe(stream);
     });

@@ -39,6 +39,8 @@ export interface H2Upstream {
 interface Slot {
   readonly session: ClientHttp2Session;
   streams: number;
+  /** The app's SETTINGS_MAX_CONCURRENT_STREAMS, kept from its SETTINGS frames (reading remoteSettings builds an object). */
+  limit: number;
 }
 
 export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
@@ -47,11 +49,8 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
   let destroyed = false;
   let streams = 0;
 
-  const capacity = (slot: Slot): number => {
-    const limit = slot.session.remoteSettings?.maxConcurrentStreams ?? UNLIMITED;
-    // Before the app's SETTINGS arrive node reports its default (unlimited); nghttp2 queues what is over the real limit.
-    return limit - slot.streams;
-  };
+  // Before the app's SETTINGS arrive the limit is taken as unlimited; nghttp2 queues what is over the real limit.
+  const capacity = (slot: Slot): number => slot.limit - slot.streams;
 
   const drop = (slot: Slot): void => {
     const i = slots.indexOf(slot);
@@ -63,7 +62,8 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
       // Coalesce small DATA frames less; the proxy relays what it gets at once.
       settings: {enablePush: false},
     });
-    const slot: Slot = {session, streams: 0};
+    const slot: Slot = {session, streams: 0, limit: UNLIMITED};
+    session.on('remoteSettings', (settings) => (slot.limit = settings.maxConcurrentStreams ?? UNLIMITED));
     // Errors surface on the streams; a session error without streams must not be uncaught.
     session.on('error', () => drop(slot));
     session.on('goaway', () => drop(slot));
