@@ -1,17 +1,30 @@
 /**
  * The drain: a one-way state machine serving → deregistering → settling → closing → releasing → done
  * (docs/design.md "The termination sequence"). One `transition()` logs and exports every move; `drain()` is idempotent
- * and hands the same promise to every trigger. Every phase gives up at the deadline: nothing waits unbounded.
+ * and hands the same promise to every trigger. The steps live in drain-steps.ts; every one gives up at the deadline:
+ * nothing waits unbounded. Time comes from an injected Clock (the system clock by default).
  */
 import type {Cluster, DeregistrationOutcome, PodState} from './cluster.js';
-import {isTerminating} from './cluster.js';
+import {systemClock, type Clock} from './clock.js';
 import type {Config} from './config.js';
-import {closingReserveMs, drainBudget, type DeadlineSource} from './deadline.js';
+import type {DeadlineSource} from './deadline.js';
+import {
+  closeTarget,
+  deregister,
+  initialState,
+  lookUpPod,
+  recordDrained,
+  settle,
+  startDeadline,
+  type DrainDeadline,
+  type StepContext,
+} from './drain-steps.js';
 import type {Logger} from './log.js';
 import type {FallbackReason, Metrics, Trigger} from './metrics.js';
 import {PHASES, type Phase} from './phase.js';
 import type {Release} from './release.js';
-import {sleep} from './wait.js';
+
+export {CLUSTER_LOAD_WAIT_MS} from './drain-steps.js';
 
 /** What the drain needs from the data plane (the forwarder implements it). */
 export interface DrainTarget {
@@ -37,9 +50,6 @@ export interface H2DrainStats {
  */
 export type LoadingCluster = Cluster & {whenLoaded?(signal: AbortSignal): Promise<void>};
 
-/** Upper bound on waiting for the credentials before the trigger's pod lookup (client-node's import: 1-3 s). */
-export const CLUSTER_LOAD_WAIT_MS = 10_000;
-
 export interface DrainDeps {
   config: Config;
   metrics: Metrics;
@@ -47,10 +57,8 @@ export interface DrainDeps {
   target: DrainTarget;
   cluster: LoadingCluster | undefined;
   release: Release;
-  /** Monotonic ms. */
-  now: () => number;
-  /** Wall clock ms, for /status timestamps. */
-  wallNow?: () => number;
+  /** Monotonic time, wall time and timers (default: the system clock). */
+  clock?: Clock;
   /** Time allowed for the pod GET at the trigger. */
   podLookupTimeoutMs?: number;
 }
@@ -111,23 +119,11 @@ export interface Drain {
 }
 
 export function createDrain(deps: DrainDeps): Drain {
-  const {config, metrics, log, target, cluster, now} = deps;
-  const wallNow = deps.wallNow ?? Date.now;
-  let phase: Phase = 'serving';
-  let phaseStartedAt = now();
-  let phaseStartedWall = wallNow();
-  const phasesMs: Partial<Record<Phase, number>> = {};
+  const {metrics, log, target} = deps;
+  const clock = deps.clock ?? systemClock;
+  const state = initialState(clock);
+  const ctx: StepContext = {deps, clock, state};
   let running: Promise<DrainSummary> | undefined;
-  let trigger: Trigger | undefined;
-  let deadlineAtWall: number | undefined;
-  let deadlineSource: DeadlineSource | undefined;
-  let deletionConfirmed = false;
-  // Until the pod lookup answers we do not know whether readiness must drop; keeping it avoids a 503 blip that
-  // would make kubelet mark a deleting pod unready and break kube-proxy's terminating fallback.
-  let readinessPending = false;
-  let podTerminating: boolean | undefined;
-  let deregistration: DeregistrationOutcome['kind'] | undefined;
-  let fallbackReason: FallbackReason | undefined;
   let releaseResolve!: () => void;
   const releasedPromise = new Promise<void>((resolve) => (releaseResolve = resolve));
   let finishResolve!: (s: DrainSummary) => void;
@@ -138,176 +134,80 @@ export function createDrain(deps: DrainDeps): Drain {
   });
   finishedPromise.catch(() => undefined); // observed by whoever calls finished()
 
-  const transition = (to: Phase, ctx: Record<string, unknown> = {}): void => {
-    if (PHASES.indexOf(to) <= PHASES.indexOf(phase)) throw new Error(`drain: illegal transition ${phase} -> ${to}`);
-    const t = now();
-    const tookMs = Math.round(t - phaseStartedAt);
-    if (phase !== 'serving') {
-      phasesMs[phase] = tookMs;
-      metrics.phaseSeconds.set({phase}, tookMs / 1000);
+  const transition = (to: Phase, fields: Record<string, unknown> = {}): void => {
+    const from = state.phase;
+    if (PHASES.indexOf(to) <= PHASES.indexOf(from)) throw new Error(`drain: illegal transition ${from} -> ${to}`);
+    const t = clock.now();
+    const tookMs = Math.round(t - state.phaseStartedAt);
+    if (from !== 'serving') {
+      state.phasesMs[from] = tookMs;
+      metrics.phaseSeconds.set({phase: from}, tookMs / 1000);
     }
-    log.info('phase', {from: phase, to, tookMs, ...ctx});
-    phase = to;
-    phaseStartedAt = t;
-    phaseStartedWall = wallNow();
+    log.info('phase', {from, to, tookMs, ...fields});
+    state.phase = to;
+    state.phaseStartedAt = t;
+    state.phaseStartedWall = clock.wallNow();
     metrics.setState(to);
   };
 
   const run = async (request: DrainRequest): Promise<DrainSummary> => {
-    const t0 = Math.min(now(), request.triggeredAt ?? Infinity);
-    trigger = request.trigger;
+    const t0 = Math.min(clock.now(), request.triggeredAt ?? Infinity);
+    state.trigger = request.trigger;
     transition('deregistering', {trigger: request.trigger});
     target.drainStarted?.();
-
-    // 1. Deadline and whether the API confirms a deletion: one GET of the own pod (unless the caller had it).
-    let pod = request.pod;
-    if (!pod && cluster) {
-      // A token drain takes a pod out of service on purpose: its readiness drops at once (docs/design.md), whatever
-      // the lookup says.
-      readinessPending = request.trigger !== 'token';
-      // A trigger right after start-up may find the credentials still loading; that must not eat the lookup's bound
-      // (a missed confirmation would drop readiness of a deleting pod at once and ignore its grace period).
-      await cluster.whenLoaded?.(AbortSignal.timeout(CLUSTER_LOAD_WAIT_MS));
-      const lookupTimeout = AbortSignal.timeout(deps.podLookupTimeoutMs ?? 2_000);
-      const lookup = await cluster.getPod(lookupTimeout);
-      if (lookup.ok) pod = lookup.pod;
-      else log.warn('pod lookup failed', {reason: lookup.reason, error: lookup.error.message});
-      readinessPending = false;
+    const deadline = startDeadline(ctx, t0, await lookUpPod(ctx, request));
+    try {
+      const outcome = await deregister(ctx, deadline);
+      transition('settling', {deregistration: outcome.kind, ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {})});
+      await settle(ctx, deadline);
+      transition('closing', target.stats());
+      const cut = await closeTarget(ctx, deadline);
+      deadline.cancel();
+      // releasing: answer /prestop waiters (kubelet then signals the app) and run the configured app exit action.
+      transition('releasing');
+      releaseResolve();
+      const releaseResult = await deps.release.run();
+      transition('done');
+      const summary = summarize(deadline, outcome, cut, releaseResult);
+      await recordDrained(ctx, deadline, summary);
+      return summary;
+    } finally {
+      deadline.cancel();
     }
-    podTerminating = pod ? isTerminating(pod) : undefined;
-    deletionConfirmed = pod?.deleting ?? false;
-    const budget = drainBudget({
-      drainTimeoutMs: config.drainTimeoutMs,
-      exitMarginMs: config.exitMarginMs,
-      gracePeriodSeconds: pod?.gracePeriodSeconds,
-    });
-    const deadline = t0 + budget.ms;
-    deadlineSource = budget.source;
-    deadlineAtWall = wallNow() + (deadline - now());
-    const reserve = closingReserveMs(budget.ms);
-    const deadlineController = new AbortController();
-    const deadlineTimer = setTimeout(() => deadlineController.abort(), Math.max(0, deadline - now()));
-    deadlineTimer.unref?.();
-    log.info('drain started', {
-      trigger: request.trigger,
-      deadlineMs: budget.ms,
-      deadlineSource: budget.source,
-      deletionConfirmed,
-      podTerminating,
-    });
+  };
 
-    // 2. deregistering: until no Service routes the pod (or the timed fallback when the API cannot tell).
-    // Leave the closing reserve untouched: deregistration gives up early enough for closing to fit.
-    const deregAbort = new AbortController();
-    const deregTimer = setTimeout(() => deregAbort.abort(), Math.max(0, deadline - reserve - now()));
-    deregTimer.unref?.();
-    let outcome: DeregistrationOutcome;
-    if (cluster) {
-      outcome = await cluster.awaitDeregistration({signal: deregAbort.signal, fallbackDelayMs: config.fallbackDelayMs});
-    } else {
-      log.warn('no pod identity: timed fallback', {fallbackDelayMs: config.fallbackDelayMs});
-      metrics.fallbacks.inc({reason: 'no_identity'});
-      await sleep(config.fallbackDelayMs, deregAbort.signal);
-      outcome = deregAbort.signal.aborted ? {kind: 'aborted'} : {kind: 'fallback', reason: 'no_identity'};
-    }
-    clearTimeout(deregTimer);
-    deregistration = outcome.kind;
-    if (outcome.kind === 'fallback') {
-      fallbackReason = outcome.reason;
-      void cluster?.recordEvent({
-        type: 'Warning',
-        reason: 'LameduckFallback',
-        message: `Kubernetes API could not tell whether the pod is still routed (${outcome.reason}); served for the fallback delay of ${config.fallbackDelayMs} ms`,
-      });
-    }
-    const timeToDeregistrationMs = Math.round(now() - t0);
-    metrics.deregistrationSeconds.set(timeToDeregistrationMs / 1000);
-
-    // 3. settling: settle, then serve until no new (non-probe) request has arrived for `quiet`. Both shrink so that
-    // closing keeps its reserve before the deadline.
-    transition('settling', {deregistration: outcome.kind, ...(fallbackReason ? {fallbackReason} : {})});
-    const settleUntil = Math.min(now() + config.settleMs, deadline - reserve);
-    await sleep(settleUntil - now(), deadlineController.signal);
-    for (;;) {
-      const limit = deadline - reserve;
-      const t = now();
-      if (t >= limit) break;
-      const quietFor = t - target.lastTrafficAt();
-      if (quietFor >= config.quietMs) break;
-      await sleep(Math.min(config.quietMs - quietFor, limit - t), deadlineController.signal);
-    }
-
-    // 4. closing: readiness drops, listener closes, idle sockets close, in-flight finishes — or is cut at the deadline.
-    transition('closing', target.stats());
-    const closed = target.close().then(() => 'closed' as const);
-    const timedOut = new Promise<'deadline'>((resolve) => {
-      if (deadlineController.signal.aborted) return resolve('deadline');
-      deadlineController.signal.addEventListener('abort', () => resolve('deadline'), {once: true});
-    });
-    let cut = {requests: 0, upgrades: 0, connections: 0};
-    if ((await Promise.race([closed, timedOut])) === 'deadline') {
-      cut = target.destroy();
-      log.warn('deadline reached: cut what remained', {...cut, deadlineMs: budget.ms});
-    }
-    clearTimeout(deadlineTimer);
-
-    // 5. releasing: answer /prestop waiters (kubelet then signals the app) and run the configured app exit action.
-    transition('releasing');
-    releaseResolve();
-    // The Event is sent alongside the release action, and both must fit in the exit margin: kubelet's SIGKILL
-    // comes at the grace period, and a killed sidecar loses its summary line and Event.
-    const recordBy = deadline + config.exitMarginMs - 500;
-    const releasing = deps.release.run();
-
-    // 6. done: the summary line and the Event are the durable record (the pod may never be scraped again).
-    const releaseResult = await releasing;
-    transition('done');
-    const drainMs = Math.round(now() - t0);
-    metrics.drainSeconds.set(drainMs / 1000);
-    const finalStats = target.stats();
-    const drainedRequests = finalStats.drained;
-    const h2 = finalStats.h2 && (finalStats.h2.goaways > 0 || finalStats.h2.drained > 0 || finalStats.h2.cut > 0) ? {drained: finalStats.h2.drained, cut: finalStats.h2.cut, goaways: finalStats.h2.goaways} : undefined;
-    const summary: DrainSummary = {
-      trigger: request.trigger,
-      deadlineMs: budget.ms,
-      deadlineSource: budget.source,
+  const summarize = (
+    d: DrainDeadline,
+    outcome: DeregistrationOutcome,
+    cut: DrainSummary['cut'],
+    release: DrainSummary['release'],
+  ): DrainSummary => {
+    const stats = target.stats();
+    const h2 = stats.h2 && (stats.h2.goaways > 0 || stats.h2.drained > 0 || stats.h2.cut > 0) ? {drained: stats.h2.drained, cut: stats.h2.cut, goaways: stats.h2.goaways} : undefined;
+    return {
+      trigger: state.trigger!,
+      deadlineMs: d.ms,
+      deadlineSource: d.source,
       deregistration: outcome.kind,
-      ...(fallbackReason ? {fallbackReason} : {}),
-      podTerminating,
-      deletionConfirmed,
-      timeToDeregistrationMs,
-      drainMs,
-      phasesMs: {...phasesMs},
-      drainedRequests,
+      ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {}),
+      podTerminating: state.podTerminating,
+      deletionConfirmed: state.deletionConfirmed,
+      timeToDeregistrationMs: state.timeToDeregistrationMs ?? 0,
+      drainMs: Math.round(clock.now() - d.t0),
+      phasesMs: {...state.phasesMs},
+      drainedRequests: stats.drained,
       cut,
       ...(h2 ? {h2} : {}),
-      release: releaseResult,
+      release,
     };
-    log.info('drain summary', {...summary});
-    if (cluster) {
-      const cutTotal = cut.requests + cut.upgrades + cut.connections;
-      await Promise.race([
-        cluster.recordEvent({
-          type: 'Normal',
-          reason: 'LameduckDrained',
-          message:
-            `Drained: ${drainedRequests} requests served after the trigger (${request.trigger}), ` +
-            `deregistered after ${timeToDeregistrationMs} ms (${outcome.kind}), drain took ${drainMs} ms, ` +
-            `${cutTotal} cut at the deadline` +
-            (h2 ? `; HTTP/2: ${h2.drained} streams drained, ${h2.cut} cut, ${h2.goaways} GOAWAYs sent` : ''),
-        }),
-        sleep(Math.max(0, Math.min(2_000, recordBy - now()))),
-      ]);
-    }
-    return summary;
   };
 
   return {
-    state: () => phase,
+    state: () => state.phase,
     drain(request) {
       metrics.drainTriggers.inc({trigger: request.trigger});
       if (running) {
-        log.info('drain already running', {trigger: request.trigger, state: phase});
+        log.info('drain already running', {trigger: request.trigger, state: state.phase});
         return running;
       }
       running = run(request);
@@ -323,21 +223,25 @@ export function createDrain(deps: DrainDeps): Drain {
     finished: () => finishedPromise,
     released: () => releasedPromise,
     readinessAllowed() {
-      if (phase === 'serving') return true;
-      if (phase === 'deregistering' || phase === 'settling') return readinessPending || deletionConfirmed;
+      if (state.phase === 'serving') return true;
+      if (state.phase === 'deregistering' || state.phase === 'settling') return state.readinessPending || state.deletionConfirmed;
       return false;
     },
-    podTerminating: () => podTerminating,
+    podTerminating: () => state.podTerminating,
     status() {
+      const {phase} = state;
+      const current = phase !== 'serving' && phase !== 'done' ? {[phase]: Math.round(clock.now() - state.phaseStartedAt)} : {};
       return {
         state: phase,
-        since: new Date(phaseStartedWall).toISOString(),
-        ...(trigger ? {trigger} : {}),
-        ...(deadlineAtWall !== undefined ? {deadline: new Date(deadlineAtWall).toISOString(), deadlineSource} : {}),
-        deletionConfirmed,
-        phasesMs: {...phasesMs, ...(phase !== 'serving' && phase !== 'done' ? {[phase]: Math.round(now() - phaseStartedAt)} : {})},
-        ...(deregistration ? {deregistration} : {}),
-        ...(fallbackReason ? {fallbackReason} : {}),
+        since: new Date(state.phaseStartedWall).toISOString(),
+        ...(state.trigger ? {trigger: state.trigger} : {}),
+        ...(state.deadlineAtWall !== undefined
+          ? {deadline: new Date(state.deadlineAtWall).toISOString(), deadlineSource: state.deadlineSource}
+          : {}),
+        deletionConfirmed: state.deletionConfirmed,
+        phasesMs: {...state.phasesMs, ...current},
+        ...(state.deregistration ? {deregistration: state.deregistration} : {}),
+        ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {}),
       };
     },
   };

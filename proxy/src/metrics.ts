@@ -26,6 +26,9 @@ export type Trigger = (typeof TRIGGERS)[number];
 /** The client side of a traffic connection: HTTP/1.1, or HTTP/2 with prior knowledge. */
 export const PROTOCOLS = ['http1', 'h2c'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+/** Why /prestop refused a drain the API did not confirm (prestop.ts). */
+export const PRESTOP_REFUSALS = ['token_missing', 'token_wrong', 'token_not_configured'] as const;
+export type PrestopRefusal = (typeof PRESTOP_REFUSALS)[number];
 export const KUBE_RESOURCES = ['pods', 'endpointslices', 'services', 'events'] as const;
 export const KUBE_VERBS = ['get', 'list', 'watch', 'create'] as const;
 
@@ -45,6 +48,7 @@ export interface Metrics {
   refusedRequests: Counter<'reason'>;
   clientTimeouts: Counter<'kind'>;
   drainTriggers: Counter<'trigger'>;
+  prestopRefusals: Counter<'reason'>;
   deregistrationSeconds: Gauge;
   phaseSeconds: Gauge<'phase'>;
   drainSeconds: Gauge;
@@ -150,6 +154,12 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
       kind: CLIENT_TIMEOUT_KINDS,
     }),
     drainTriggers: counter('drain_triggers_total', 'Drain triggers received (later ones are no-ops).', ['trigger'], {trigger: TRIGGERS}),
+    prestopRefusals: counter(
+      'prestop_refused_total',
+      '/prestop calls that would have started a drain the API did not confirm, refused for want of the token.',
+      ['reason'],
+      {reason: PRESTOP_REFUSALS},
+    ),
     deregistrationSeconds: gauge('deregistration_duration_seconds', 'Time from the trigger until no Service routed to the pod any more.'),
     phaseSeconds,
     drainSeconds: gauge('drain_duration_seconds', 'Time from the trigger to done, of the current drain.'),

@@ -26,7 +26,7 @@ export const SETTINGS = [
   {env: 'LAMEDUCK_EXIT_MARGIN', default: '5s', help: 'time left to the app after release'},
   {env: 'LAMEDUCK_APP_EXIT', default: 'hook', help: '`hook`, `signal:SIGTERM` (or another signal), `http:POST http://127.0.0.1:3000/shutdown`'},
   {env: 'LAMEDUCK_APP_PROCESS', default: undefined, help: 'regex on /proc/*/cmdline to find the app for `signal:`'},
-  {env: 'LAMEDUCK_PRESTOP_TOKEN', default: undefined, help: 'token accepted on /prestop as X-Lameduck-Token (starts a drain)'},
+  {env: 'LAMEDUCK_PRESTOP_TOKEN', default: undefined, help: 'token in X-Lameduck-Token that /prestop requires for a drain the API does not confirm: the native-mode fallback drain (GET), a forced drain (POST); none: no such drains'},
   {env: 'LAMEDUCK_WATCH_POD', default: 'false', help: 'watch the own Pod and start the drain when it is terminating', boolean: true},
   {env: 'LAMEDUCK_LOG_LEVEL', default: 'info', help: 'debug, info, warn or error; JSON logs on stdout'},
   {env: 'LAMEDUCK_KEEPALIVE_TIMEOUT', default: '75s', help: 'client keep-alive idle timeout (longer than common LB idle timeouts)'},

@@ -3,6 +3,7 @@
  * main.ts feeds it signals and exits when `exitCode` resolves.
  */
 import type {AddressInfo} from 'node:net';
+import {systemClock} from './clock.js';
 import type {Config} from './config.js';
 import {createAdminServer, type AdminServer} from './admin.js';
 import {createDrain, type Drain, type DrainSummary, type DrainTarget, type LoadingCluster} from './drain.js';
@@ -60,7 +61,7 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     kill: deps.kill,
     procDir: deps.procDir,
   });
-  const drain = createDrain({config, metrics, log, target: forwarder, cluster, release, now});
+  const drain = createDrain({config, metrics, log, target: forwarder, cluster, release, clock: {...systemClock, now}});
   drainRef = drain;
   let trafficListening = false;
   const admin: AdminServer = createAdminServer({
@@ -129,6 +130,11 @@ export function createSidecar(deps: SidecarDeps): Sidecar {
     drain,
     exitCode,
     async start() {
+      if (config.mode === 'native' && !config.prestopToken) {
+        // prestop.ts: a drain the API does not confirm needs the token, so without one a native sidecar whose API
+        // cannot tell (no identity, 403, unreachable) lets the app go at once on /prestop instead of draining.
+        log.warn('no LAMEDUCK_PRESTOP_TOKEN: native-mode fallback drains are disabled', {mode: config.mode});
+      }
       const adminAddr = await admin.listen();
       const traffic = await forwarder.listen();
       trafficListening = true;

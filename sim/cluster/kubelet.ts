@@ -23,6 +23,7 @@ import type {ImageMap} from './images.js';
 import {createLoopbackIpPool, type LoopbackIpPool} from './loopback-ips.js';
 import {createPodRecorder, type PodRecorder} from './pod-recorder.js';
 import {createPodRuntime, type PodRuntime} from './pod-runtime.js';
+import type {SecretData} from './pod-env.js';
 
 export interface KubeletOptions {
   store: Store;
@@ -34,6 +35,8 @@ export interface KubeletOptions {
   kubeconfigPath?: string;
   recorder?: PodRecorder;
   restartBackoffMs?: number;
+  /** Secrets by name, then key, for `valueFrom.secretKeyRef` (the simulated API server stores no Secrets). */
+  secrets?: SecretData;
 }
 
 export interface EvictOptions {
@@ -97,6 +100,8 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       hostIp: nodeIp,
       baseEnv: env,
       restartBackoffMs: opts.restartBackoffMs,
+      projectedKubeconfig: opts.kubeconfigPath,
+      secrets: opts.secrets,
     });
     runtimes.set(key(ns, name), runtime);
     uids.set(key(ns, name), pod.metadata.uid);

@@ -5,6 +5,7 @@
  * Kubernetes rules kept: `env` entries in order, `value` with `$(VAR)` references to variables defined before it
  * (`$$` escapes, unknown references stay as written); Downward API `valueFrom.fieldRef` (metadata.name, namespace,
  * uid, labels['k'], annotations['k'], spec.nodeName, spec.serviceAccountName, status.podIP(s), status.hostIP(s));
+ * `valueFrom.secretKeyRef` from the Secrets the kubelet was given;
  * `$(VAR)` expansion in `command` and `args`.
  * https://kubernetes.io/docs/tasks/inject-data-application/define-interdependent-environment-variables/
  * https://kubernetes.io/docs/concepts/workloads/pods/downward-api/
@@ -24,8 +25,11 @@ import type {Pod} from '../kube/types.js';
 export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: {fieldRef?: {fieldPath: string; apiVersion?: string}; [other: string]: unknown};
+  valueFrom?: {fieldRef?: {fieldPath: string; apiVersion?: string}; secretKeyRef?: {name: string; key: string}; [other: string]: unknown};
 }
+
+/** Secret data by Secret name, then key (decoded). */
+export type SecretData = Readonly<Record<string, Readonly<Record<string, string>>>>;
 
 export class EnvResolutionError extends Error {
   readonly code = 'ENV_UNSUPPORTED';
@@ -73,11 +77,22 @@ export function fieldRefValue(pod: Pod, fieldPath: string): string {
 }
 
 /** The container's `env` list resolved in order, as kubelet does (later entries see earlier ones). */
-export function resolveEnvList(pod: Pod, env: readonly EnvVar[] | undefined, base: ReadonlyMap<string, string> = new Map()): Map<string, string> {
+export function resolveEnvList(
+  pod: Pod,
+  env: readonly EnvVar[] | undefined,
+  base: ReadonlyMap<string, string> = new Map(),
+  secrets: SecretData = {},
+): Map<string, string> {
   const vars = new Map(base);
   for (const e of env ?? []) {
-    if (e.valueFrom) {
-      if (!e.valueFrom.fieldRef) throw new EnvResolutionError(`env ${e.name}: only valueFrom.fieldRef is simulated`);
+    if (e.valueFrom?.secretKeyRef) {
+      const {name, key} = e.valueFrom.secretKeyRef;
+      const value = secrets[name]?.[key];
+      // Kubelet refuses to start a container whose (non-optional) secretKeyRef does not resolve.
+      if (value === undefined) throw new EnvResolutionError(`env ${e.name}: secret ${name} has no key ${key}`);
+      vars.set(e.name, value);
+    } else if (e.valueFrom) {
+      if (!e.valueFrom.fieldRef) throw new EnvResolutionError(`env ${e.name}: only valueFrom.fieldRef and secretKeyRef are simulated`);
       vars.set(e.name, fieldRefValue(pod, e.valueFrom.fieldRef.fieldPath));
     } else {
       vars.set(e.name, expandVars(e.value ?? '', vars));
@@ -120,6 +135,7 @@ export interface ContainerEnvInput {
   imageEnv?: Readonly<Record<string, string>>;
   /** What every container gets from the "node": PATH, HOSTNAME, KUBECONFIG (the service-account mount's stand-in). */
   base?: Readonly<Record<string, string>>;
+  secrets?: SecretData;
 }
 
 /** The full environment of one container process. */
@@ -127,7 +143,7 @@ export function containerEnv(input: ContainerEnvInput): Record<string, string> {
   const podIp = input.pod.status?.podIP;
   if (!podIp) throw new EnvResolutionError(`pod ${input.pod.metadata.name} has no podIP yet`);
   const base = new Map(Object.entries({...input.base, ...input.imageEnv}));
-  const vars = emulateNetns(resolveEnvList(input.pod, input.env, base), podIp);
+  const vars = emulateNetns(resolveEnvList(input.pod, input.env, base, input.secrets), podIp);
   return Object.fromEntries(vars);
 }
 

@@ -28,7 +28,7 @@ import {kubeTime} from '../kube/time.js';
 import {startContainerProcess, type ContainerExit, type ContainerProcess} from './container-process.js';
 import type {ImageMap} from './images.js';
 import {runHook, type LifecycleHandler} from './lifecycle-hook.js';
-import {containerEnv, expandArgv, type EnvVar} from './pod-env.js';
+import {containerEnv, expandArgv, type EnvVar, type SecretData} from './pod-env.js';
 import {startProber, type Prober, type ProbeSpec} from './probe.js';
 import type {PodRecorder} from './pod-recorder.js';
 
@@ -44,7 +44,11 @@ interface SpecContainer extends Container {
   readinessProbe?: ProbeSpec;
   startupProbe?: ProbeSpec;
   lifecycle?: {preStop?: LifecycleHandler; postStart?: LifecycleHandler};
+  volumeMounts?: {name: string; mountPath: string}[];
 }
+
+/** Where the service-account token is mounted (automount, or a projected token volume for one container). */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 interface ContainerState {
   spec: SpecContainer;
@@ -92,6 +96,13 @@ export interface PodRuntimeDeps {
   baseEnv: Readonly<Record<string, string>>;
   /** First restart back-off; doubles up to 8x. Default 1000. */
   restartBackoffMs?: number;
+  /**
+   * The service-account mount's stand-in, given as KUBECONFIG to a container that mounts a volume of its own at the
+   * service-account path (a projected token, when the pod does not automount one).
+   */
+  projectedKubeconfig?: string;
+  /** Secrets by name, then key: what `valueFrom.secretKeyRef` reads. */
+  secrets?: SecretData;
 }
 
 export function createPodRuntime(initial: Pod, deps: PodRuntimeDeps): PodRuntime {
@@ -282,7 +293,9 @@ export function createPodRuntime(initial: Pod, deps: PodRuntimeDeps): PodRuntime
     let cwd: string;
     try {
       const image = deps.images.resolve(c.spec.image ?? '', undefined, undefined);
-      env = containerEnv({pod, env: c.spec.env, imageEnv: image.env, base: deps.baseEnv});
+      const mountsToken = (c.spec.volumeMounts ?? []).some((m) => m.mountPath === SERVICE_ACCOUNT_DIR);
+      const base = deps.projectedKubeconfig && mountsToken ? {...deps.baseEnv, KUBECONFIG: deps.projectedKubeconfig} : deps.baseEnv;
+      env = containerEnv({pod, env: c.spec.env, imageEnv: image.env, base, secrets: deps.secrets});
       const resolved = deps.images.resolve(c.spec.image ?? '', expandArgv(c.spec.command, env), expandArgv(c.spec.args, env));
       argv = resolved.argv;
       cwd = resolved.cwd;

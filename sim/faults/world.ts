@@ -22,6 +22,9 @@ import {httpGet} from '../http.js';
 export const NAMESPACE = 'faults';
 export const SUBJECT = 'web-0';
 
+/** The /prestop token of every world; admin() sends it, as the chart's preStop hook does. */
+export const PRESTOP_TOKEN = 'faults-prestop-token-0123456789';
+
 export interface WorldOptions {
   /** Run the API server (default true). */
   api?: boolean;
@@ -47,7 +50,7 @@ export interface World {
   readonly load: Load | undefined;
   /** Wall-clock ms when lameduck logged `settling` (the LB moved), if it did. */
   movedAt(): number | undefined;
-  /** GET on lameduck's admin port. */
+  /** GET on lameduck's admin port, with the /prestop token. */
   admin(path: string, timeoutMs?: number): ReturnType<typeof httpGet>;
   /** Kills what this world started (SIGKILL), stops the API server, removes files. Idempotent. */
   dispose(): Promise<void>;
@@ -118,6 +121,8 @@ export async function startWorld(o: WorldOptions): Promise<World> {
       LAMEDUCK_SETTLE: '300ms',
       LAMEDUCK_QUIET: '300ms',
       LAMEDUCK_FALLBACK_DELAY: '1s',
+      // As the chart configures it: the app's preStop hook carries the token, so a native fallback drain may start.
+      LAMEDUCK_PRESTOP_TOKEN: PRESTOP_TOKEN,
       ...env,
       ...o.env,
     });
@@ -143,7 +148,7 @@ export async function startWorld(o: WorldOptions): Promise<World> {
       ld,
       load,
       movedAt: () => moved,
-      admin: (path, timeoutMs = 10_000) => httpGet({host: '127.0.0.1', port: adminPort, path, timeoutMs}),
+      admin: (path, timeoutMs = 10_000) => httpGet({host: '127.0.0.1', port: adminPort, path, timeoutMs, headers: {'x-lameduck-token': PRESTOP_TOKEN}}),
       dispose,
     };
   } catch (err) {

@@ -14,6 +14,7 @@ import {createDeploymentController, TEMPLATE_HASH_LABEL, type DeploymentControll
 import {createEndpointView, type EndpointView} from '../../sim/cluster/endpoint-view.js';
 import {createImageMap, findRepoRoot} from '../../sim/cluster/images.js';
 import {createKubelet, type Kubelet} from '../../sim/cluster/kubelet.js';
+import type {SecretData} from '../../sim/cluster/pod-env.js';
 import {startL4Balancer, type L4Balancer} from '../../sim/cluster/l4-balancer.js';
 import {createLoopbackIpPool} from '../../sim/cluster/loopback-ips.js';
 import {createPodRecorder, type PodRecorder} from '../../sim/cluster/pod-recorder.js';
@@ -30,6 +31,17 @@ export interface ChartRollout {
   recorder: PodRecorder;
   /** lameduck's `drain summary` log lines, one per drained pod. */
   summaries: Record<string, unknown>[];
+}
+
+/** The rendered Secrets (the token Secret), decoded, for the kubelet's `secretKeyRef`. */
+function secretsOf(objects: readonly KubeObject[]): SecretData {
+  const out: Record<string, Record<string, string>> = {};
+  for (const o of objects) {
+    if (o.kind !== 'Secret') continue;
+    const data = (o.data ?? {}) as Record<string, string>;
+    out[o.metadata.name] = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  }
+  return out;
 }
 
 export async function rollChart(values: {replicaCount: number} & Record<string, unknown>): Promise<ChartRollout> {
@@ -51,7 +63,7 @@ export async function rollChart(values: {replicaCount: number} & Record<string, 
     const ips = createLoopbackIpPool();
     api = await startApiServer({tls: true, endpointSliceLag: LAGS.controller});
     const kubeconfigPath = api.writeKubeconfig(dir, {namespace: 'default'});
-    kubelet = createKubelet({store: api.store, images: createImageMap({repoRoot: findRepoRoot()}), ips, kubeconfigPath, recorder});
+    kubelet = createKubelet({store: api.store, images: createImageMap({repoRoot: findRepoRoot()}), ips, kubeconfigPath, recorder, secrets: secretsOf(objects)});
     api.store.createService(service as unknown as Service);
     deployment = createDeploymentController({
       store: api.store,

@@ -243,12 +243,16 @@ export interface PrestopAnswer {
   tookMs: number;
 }
 
-/** The app container's preStop hook: `GET /prestop` on the admin port, as kubelet's httpGet does (no own timeout). */
-export async function prestop(ld: Lameduck, o: {token?: string; timeoutMs?: number} = {}): Promise<PrestopAnswer> {
+/**
+ * The app container's preStop hook: `GET /prestop` on the admin port, as kubelet's httpGet does (no own timeout).
+ * `method: 'POST'` with the token is an operator's forced drain instead.
+ */
+export async function prestop(ld: Lameduck, o: {token?: string; timeoutMs?: number; method?: 'GET' | 'POST'} = {}): Promise<PrestopAnswer> {
   const res = await httpGet({
     host: ld.host,
     port: ld.adminPort,
     path: '/prestop',
+    method: o.method ?? 'GET',
     headers: {'user-agent': 'kube-lifecycle/1.33', ...(o.token ? {'x-lameduck-token': o.token} : {})},
     timeoutMs: o.timeoutMs ?? 90_000,
   });

@@ -141,13 +141,12 @@ restartPolicy: Always
 - name: LAMEDUCK_APP_PROCESS
   value: {{ $v.legacyApp.processPattern | quote }}
 {{- end }}
-{{- with $v.prestopToken.secretName }}
+{{- /* Always set: without it a native sidecar starts no fallback drain (_token.tpl). */}}
 - name: LAMEDUCK_PRESTOP_TOKEN
   valueFrom:
     secretKeyRef:
-      name: {{ . }}
+      name: {{ include "lameduck.prestopTokenSecretName" . }}
       key: {{ $v.prestopToken.secretKey }}
-{{- end }}
 - name: LAMEDUCK_WATCH_POD
   value: {{ $v.watchPod | toString | quote }}
 - name: LAMEDUCK_LOG_LEVEL

@@ -12,7 +12,9 @@ What it does to the spec:
   - gives the app container (appContainer, else the first) a preStop httpGet on the admin port's /prestop, which
     holds the app until the drain is done; an app that already has a preStop is refused unless existingPreStop=keep;
   - legacyApp: shareProcessNamespace: true;
-  - automountServiceAccountToken: false: a projected API token volume, mounted into the sidecar alone;
+  - automountServiceAccountToken: false unless the spec sets it or serviceAccount.automountForApp is true, and then
+    a projected API token volume mounted into the sidecar alone: the app container gets no API credentials;
+  - the preStop hook carries the /prestop token (X-Lameduck-Token, _token.tpl);
   - serviceAccount.create: serviceAccountName of the dedicated ServiceAccount;
   - terminationGracePeriodSeconds from lameduck.terminationGracePeriodSeconds when the spec does not set one.
 It fails (helm template/install stops with the message) on anything it cannot do safely: a container already named
@@ -47,14 +49,20 @@ handler, so an existing one is refused unless the chart says to keep it. */ -}}
 {{- $lifecycle := $c.lifecycle | default dict -}}
 {{- if $lifecycle.preStop -}}
 {{- if ne $v.existingPreStop "keep" -}}
-{{- fail (printf "lameduck: container %q already has a lifecycle.preStop hook, and a container has only one. lameduck's preStop (httpGet /prestop on port %d) holds the app until the drain is done. Remove the app's hook, or set existingPreStop: keep and make that hook call http://127.0.0.1:%d/prestop before it returns" $c.name (int $v.ports.admin) (int $v.ports.admin)) -}}
+{{- fail (printf "lameduck: container %q already has a lifecycle.preStop hook, and a container has only one. lameduck's preStop (httpGet /prestop on port %d) holds the app until the drain is done. Remove the app's hook, or set existingPreStop: keep and make that hook call http://127.0.0.1:%d/prestop before it returns, with the header X-Lameduck-Token from the Secret %s (without it a native sidecar whose API cannot tell refuses the fallback drain)" $c.name (int $v.ports.admin) (int $v.ports.admin) (include "lameduck.prestopTokenSecretName" $ctx)) -}}
 {{- end -}}
 {{- else -}}
-{{- $_ := set $lifecycle "preStop" (dict "httpGet" (dict "path" "/prestop" "port" (int $v.ports.admin) "scheme" "HTTP")) -}}
+{{- $header := dict "name" "X-Lameduck-Token" "value" (include "lameduck.prestopTokenValue" $ctx) -}}
+{{- $_ := set $lifecycle "preStop" (dict "httpGet" (dict "path" "/prestop" "port" (int $v.ports.admin) "scheme" "HTTP" "httpHeaders" (list $header))) -}}
 {{- end -}}
 {{- $_ := set $c "lifecycle" $lifecycle -}}
 {{- end -}}
 {{- $newContainers = append $newContainers $c -}}
+{{- end -}}
+
+{{- /* Least privilege: the app gets no API credentials unless it asks; the sidecar gets its own projected token. */ -}}
+{{- if and (not $v.serviceAccount.automountForApp) (not (hasKey $spec "automountServiceAccountToken")) -}}
+{{- $_ := set $spec "automountServiceAccountToken" false -}}
 {{- end -}}
 
 {{- if eq $v.mode "native" -}}
@@ -140,13 +148,23 @@ The sidecar shares the pod's network namespace and name space for ports: refuse 
 {{- end -}}
 {{- end -}}
 
+{{/* The pod's effective automountServiceAccountToken: the spec's, else what lameduck.podSpec sets. */}}
+{{- define "lameduck.automount" -}}
+{{- $spec := .podSpec | default dict -}}
+{{- if hasKey $spec "automountServiceAccountToken" -}}
+{{- toString $spec.automountServiceAccountToken -}}
+{{- else -}}
+{{- toString .Values.serviceAccount.automountForApp -}}
+{{- end -}}
+{{- end -}}
+
 {{/* "true" when the sidecar gets its own projected API token (the pod does not mount one). */}}
 {{- define "lameduck.projectToken" -}}
 {{- $mode := .Values.serviceAccount.projectToken -}}
 {{- $spec := .podSpec | default dict -}}
 {{- if eq $mode "always" -}}
 true
-{{- else if and (eq $mode "auto") (hasKey $spec "automountServiceAccountToken") (eq (toString $spec.automountServiceAccountToken) "false") -}}
+{{- else if and (eq $mode "auto") (eq (include "lameduck.automount" .) "false") -}}
 true
 {{- else -}}
 false

@@ -32,6 +32,9 @@ describe('an app container that already has a preStop hook', () => {
   it('keeps the app\'s other lifecycle handlers when it adds its own preStop', async () => {
     const objects = await helm.template('charts/demo', {app: {lifecycle: {postStart: OWN_HOOK.postStart}}});
     const app = podSpecOf(findObject(objects, 'Deployment')).containers.find((c) => c.name === 'app')!;
-    expect(app.lifecycle).toEqual({postStart: OWN_HOOK.postStart, preStop: {httpGet: {path: '/prestop', port: 9901, scheme: 'HTTP'}}});
+    expect(app.lifecycle).toEqual({
+      postStart: OWN_HOOK.postStart,
+      preStop: {httpGet: {path: '/prestop', port: 9901, scheme: 'HTTP', httpHeaders: [{name: 'X-Lameduck-Token', value: expect.stringMatching(/^[A-Za-z0-9]{40}$/)}]}},
+    });
   });
 });

@@ -4,7 +4,8 @@
  * into the sidecar alone when the pod opts out of the automounted one.
  */
 import {describe, expect, it} from '@jest/globals';
-import {findObject, podSpecOf, type KubeObject} from '../../support/helm.js';
+import {DEFAULT_SERVICE_ACCOUNT_DIR} from '../../../proxy/src/kube/index.js';
+import {findObject, podSpecOf, validateObject, type KubeObject} from '../../support/helm.js';
 import {useHelm} from '../../support/helm-fixture.js';
 
 const helm = useHelm();
@@ -110,11 +111,28 @@ describe('automountServiceAccountToken: false', () => {
     ]);
   });
 
-  it('projects nothing when the pod keeps the automounted token', async () => {
-    for (const automount of [true, null]) {
-      const pod = podSpecOf(findObject(await helm.template('charts/demo', {automountServiceAccountToken: automount}), 'Deployment'));
+  it('projects nothing when the pod keeps the automounted token: set in the spec, or automountForApp', async () => {
+    for (const values of [{automountServiceAccountToken: true}, {lameduck: {serviceAccount: {automountForApp: true}}}]) {
+      const pod = podSpecOf(findObject(await helm.template('charts/demo', values), 'Deployment'));
+      expect(pod.automountServiceAccountToken ?? true).toBe(true);
       expect(pod.volumes ?? []).toEqual([]);
       expect(pod.initContainers!.find((c) => c.name === 'lameduck')!.volumeMounts).toBeUndefined();
     }
+  });
+});
+
+describe('by default (the pod spec does not say)', () => {
+  it('turns the automounted token off and gives the API token to the sidecar alone', async () => {
+    const objects = await helm.template('charts/demo', {});
+    for (const o of objects) await validateObject(o);
+    const pod = podSpecOf(findObject(objects, 'Deployment'));
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.volumes!.map((v) => v.name)).toEqual(['lameduck-kube-api-access']);
+    const mounts = [...(pod.initContainers ?? []), ...pod.containers].map((c) => [c.name, (c.volumeMounts ?? []).map((m) => m.mountPath)] as const);
+    // Where lameduck reads its credentials (kube/kubeconfig.ts, DEFAULT_SERVICE_ACCOUNT_DIR).
+    expect(mounts).toEqual([
+      ['lameduck', [DEFAULT_SERVICE_ACCOUNT_DIR]],
+      ['app', []],
+    ]);
   });
 });

@@ -45,7 +45,7 @@ describe('the README example', () => {
     expect(await helm.lint(chart)).toContain('0 chart(s) failed');
     const objects = await helm.template(chart, undefined, {release: 'my-app', namespace: 'shop'});
     for (const o of objects) await validateObject(o);
-    expect(objects.map((o) => o.kind).sort()).toEqual(['Deployment', 'Role', 'RoleBinding', 'Service']);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['Deployment', 'Role', 'RoleBinding', 'Secret', 'Service']);
 
     const pod = podSpecOf(findObject(objects, 'Deployment'));
     const sidecar = pod.initContainers!.find((c) => c.name === 'lameduck')!;

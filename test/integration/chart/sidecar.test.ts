@@ -32,8 +32,11 @@ describe.each([
   let pod: PodSpec;
   let sidecar: Container;
   let app: Container;
+  let tokenSecret: KubeObject;
   beforeAll(async () => {
-    ({pod} = await render(values));
+    let objects: KubeObject[];
+    ({pod, objects} = await render(values));
+    tokenSecret = findObject(objects, 'Secret', 'demo-prestop-token');
     const named = all(pod).filter((c) => c.name === 'lameduck');
     expect(named).toHaveLength(1);
     sidecar = named[0]!;
@@ -66,7 +69,16 @@ describe.each([
     const admin = sidecar.ports!.find((p) => p.name === 'admin')!;
     expect(admin.containerPort).toBe(9901);
     // A number, not the port name: a hook's named port would be looked up in the app container's own ports.
-    expect(app.lifecycle?.preStop?.httpGet).toEqual({path: '/prestop', port: admin.containerPort, scheme: 'HTTP'});
+    // The hook carries the token the sidecar reads from the Secret: a drain the API does not confirm needs it.
+    const token = Buffer.from((tokenSecret.data as Record<string, string>).token!, 'base64').toString('utf8');
+    expect(token).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(app.lifecycle?.preStop?.httpGet).toEqual({
+      path: '/prestop',
+      port: admin.containerPort,
+      scheme: 'HTTP',
+      httpHeaders: [{name: 'X-Lameduck-Token', value: token}],
+    });
+    expect(env(sidecar, 'LAMEDUCK_PRESTOP_TOKEN').valueFrom?.secretKeyRef).toEqual({name: 'demo-prestop-token', key: 'token'});
     expect(sidecar.lifecycle).toBeUndefined();
   });
 
@@ -103,7 +115,16 @@ describe.each([
       'metadata.uid': '9a1b2c3d-0000-4000-8000-000000000001',
       'status.podIPs': '10.0.0.7,fd00::7',
     };
-    const resolved = Object.fromEntries((sidecar.env ?? []).map((e) => [e.name, e.value ?? downward[e.valueFrom!.fieldRef!.fieldPath]!]));
+    const secret = (name: string, key: string): string => {
+      expect(name).toBe(tokenSecret.metadata.name);
+      return Buffer.from((tokenSecret.data as Record<string, string>)[key]!, 'base64').toString('utf8');
+    };
+    const resolved = Object.fromEntries(
+      (sidecar.env ?? []).map((e) => {
+        const ref = e.valueFrom?.secretKeyRef;
+        return [e.name, e.value ?? (ref ? secret(ref.name, ref.key) : downward[e.valueFrom!.fieldRef!.fieldPath]!)];
+      }),
+    );
     const config = parseConfig(resolved);
     expect(config.mode).toBe(mode);
     expect(config.listen).toEqual({host: '', port: 8080});
@@ -111,6 +132,7 @@ describe.each([
     expect(config.upstream.href).toBe('http://127.0.0.1:3000/');
     expect(config.identity).toEqual({name: 'demo-7c9d8-abcde', namespace: 'default', uid: '9a1b2c3d-0000-4000-8000-000000000001', ips: ['10.0.0.7', 'fd00::7']});
     expect(config.settleMs).toBe(2000);
+    expect(config.prestopToken).toMatch(/^[A-Za-z0-9]{40}$/);
   });
 });
 

@@ -4,7 +4,10 @@ import {httpGet} from '../../../sim/http.js';
 
 afterAll(killAll);
 
-// docs/design.md: /prestop in native mode starts a fallback drain when the API cannot be asked. If that was an app
+const TOKEN = 'fallback-exit-token-0123456789';
+
+// docs/design.md: /prestop in native mode starts a fallback drain when the API cannot be asked (and the caller holds the
+// token, as the chart's preStop hook does). If that was an app
 // restart (failed liveness probe) rather than a termination, no SIGTERM follows: the sidecar waits one exit margin
 // for it, then exits so its restart policy brings it back serving, instead of answering /readyz 503 for ever.
 describe('native fallback drain of a pod not known to be terminating', () => {
@@ -18,8 +21,9 @@ describe('native fallback drain of a pod not known to be terminating', () => {
       LAMEDUCK_QUIET: '100ms',
       LAMEDUCK_DRAIN_TIMEOUT: '10s',
       LAMEDUCK_EXIT_MARGIN: '1s',
+      LAMEDUCK_PRESTOP_TOKEN: TOKEN,
     });
-    const res = await httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/prestop', timeoutMs: 15_000});
+    const res = await httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/prestop', timeoutMs: 15_000, headers: {'x-lameduck-token': TOKEN}});
     const answeredAt = Date.now();
     expect(res.status).toBe(200);
     expect(res.body).toContain('fallback');

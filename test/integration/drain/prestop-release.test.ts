@@ -30,13 +30,13 @@ describe('/prestop and the release of the app', () => {
     expect(ld.logs.some((l) => l.msg === 'prestop token rejected')).toBe(true);
   });
 
-  it('with the token: drains, /readyz turns 503 at once, and answers only after closing ended; a token drain exits at done', async () => {
+  it('POST with the token (a forced drain): drains, /readyz turns 503 at once, and answers only after closing ended; a token drain exits at done', async () => {
     const app = await startDemoApp();
     const ld = await startLameduck({...QUICK, LAMEDUCK_UPSTREAM: `http://127.0.0.1:${app.port}`, LAMEDUCK_PRESTOP_TOKEN: TOKEN});
     // A slow request keeps `closing` busy for a while.
     const slow = httpGet({host: '127.0.0.1', port: ld.trafficPort, path: '/slow?ms=1500'});
     await new Promise((r) => setTimeout(r, 100));
-    const prestop = httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/prestop', headers: {'x-lameduck-token': TOKEN}, timeoutMs: 15_000});
+    const prestop = httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/prestop', method: 'POST', headers: {'x-lameduck-token': TOKEN}, timeoutMs: 15_000});
     await ld.waitForLog((l) => l.msg === 'phase' && l.to === 'deregistering');
     expect((await httpGet({host: '127.0.0.1', port: ld.adminPort, path: '/readyz'})).status).toBe(503);
     const answered = await prestop;

@@ -1,6 +1,6 @@
-// The API server cannot be reached when the app's preStop hook calls /prestop. A native
-// sidecar gets SIGTERM only after the app exited, so releasing the app at once would drop its traffic: it starts the
-// timed fallback drain instead. (A classic sidecar, for contrast, answers after the 2 s re-check and starts nothing:
+// The API server cannot be reached when the app's preStop hook calls /prestop (with the token, as the chart's hook
+// sends it). A native sidecar gets SIGTERM only after the app exited, so releasing the app at once would drop its
+// traffic: it starts the timed fallback drain instead. (A classic sidecar, for contrast, answers after the 2 s re-check and starts nothing:
 // kubelet's SIGTERM, sent to it at the same time, is what drains it.)
 import {describe, expect, it} from '@jest/globals';
 import {startDemoApp} from '../../../sim/processes.js';
@@ -8,6 +8,7 @@ import {NS, makeService} from '../../support/kube-fixture.js';
 import {createSelfPod, phaseAt, prestop, readyz, startSidecar, useK8sFixture, waitForPhase, waitForSummary} from '../../support/k8s-harness.js';
 
 const FALLBACK_MS = 1_500;
+const TOKEN = 'unreachable-token-0123456789';
 
 const fx = useK8sFixture();
 
@@ -18,7 +19,7 @@ describe('/prestop with the API unreachable', () => {
     const classicPod = createSelfPod(fx, 'un-1', {app: 'un'});
     store.createService(makeService('un', {app: 'un'}));
     const app = await startDemoApp({POD_NAME: 'un'});
-    const env = {LAMEDUCK_FALLBACK_DELAY: `${FALLBACK_MS}ms`, LAMEDUCK_DRAIN_TIMEOUT: '15s'};
+    const env = {LAMEDUCK_FALLBACK_DELAY: `${FALLBACK_MS}ms`, LAMEDUCK_DRAIN_TIMEOUT: '15s', LAMEDUCK_PRESTOP_TOKEN: TOKEN};
     const [native, classic] = await Promise.all([
       startSidecar(fx, nativePod, app.port, {...env, LAMEDUCK_MODE: 'native'}),
       startSidecar(fx, classicPod, app.port, {...env, LAMEDUCK_MODE: 'classic'}),
@@ -26,7 +27,7 @@ describe('/prestop with the API unreachable', () => {
 
     store.deletePod(NS, 'un-0', {gracePeriodSeconds: 30});
     await fx.api.stop();
-    const [nativeHook, classicHook] = [prestop(native), prestop(classic)];
+    const [nativeHook, classicHook] = [prestop(native, {token: TOKEN}), prestop(classic, {token: TOKEN})];
 
     // Native: the drain runs on the timed fallback; readiness drops at once (no deletion could be confirmed).
     await waitForPhase(native, 'deregistering');

@@ -2,7 +2,7 @@
 // - Without a token while the pod is not terminating (a container restart after a failed liveness probe, a stray
 //   caller): answered after the ~2 s re-check, no drain, the pod keeps serving and stays ready. Once the pod has a
 //   deletionTimestamp the same call starts the drain and is answered after closing.
-// - With the token, on a healthy pod: /readyz turns 503, and the drain ends only once kubelet has marked the pod not
+// - A POST with the token (a forced drain; kubelet's httpGet hook only sends GET), on a healthy pod: /readyz turns 503, and the drain ends only once kubelet has marked the pod not
 //   ready and its endpoint turned not-ready; lameduck then exits at done (no SIGTERM will come).
 import {beforeAll, describe, expect, it} from '@jest/globals';
 import {Agent} from 'node:http';
@@ -76,14 +76,14 @@ describe('/prestop gate', () => {
     expect((await ld.exited).code).toBe(0);
   }, 120_000);
 
-  it('with the token on a healthy pod: 503, ends after the pod is marked unready and its endpoint not ready, exits at done', async () => {
+  it('POST with the token on a healthy pod: 503, ends after the pod is marked unready and its endpoint not ready, exits at done', async () => {
     const self = createSelfPod(fx, 'gate-1', {app: 'gate'});
     await fx.api.whenControllersIdle();
     const ld = await startSidecar(fx, self, app.port, {LAMEDUCK_PRESTOP_TOKEN: TOKEN});
     const endpoint = recordEndpointChanges(fx, 'gate-1');
     const probe = startReadinessProbe(fx, ld, 'gate-1', {periodMs: 100, failureThreshold: 3});
 
-    const hook = prestop(ld, {token: TOKEN});
+    const hook = prestop(ld, {token: TOKEN, method: 'POST'});
     // Readiness stays up only while the trigger's pod lookup has not answered (it might still confirm a deletion).
     await ld.waitForLog((l) => l.msg === 'drain started', 45_000);
     expect(await readyz(ld)).toBe(503);

@@ -1,4 +1,5 @@
-import {describe, expect, it} from '@jest/globals';
+import {afterEach, beforeEach, describe, expect, it, jest} from '@jest/globals';
+import type {Clock} from '../../../proxy/src/clock.js';
 import {createDrain, type DrainTarget} from '../../../proxy/src/drain.js';
 import {parseConfig} from '../../../proxy/src/config.js';
 import {createLogger} from '../../../proxy/src/log.js';
@@ -6,7 +7,36 @@ import {createMetrics} from '../../../proxy/src/metrics.js';
 import {createRelease} from '../../../proxy/src/release.js';
 import type {Cluster, PodEvent, PodState} from '../../../proxy/src/cluster.js';
 
+// The drain runs on jest's fake timers through an injected clock: the windows below are exact, and nothing waits on
+// the wall clock.
 const now = (): number => performance.now();
+const fakeClock: Clock = {
+  now,
+  wallNow: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Advances the fake clock in small steps (so interval watchers run between timers) until `p` settles. */
+async function runUntilSettled<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let t = 0; !settled && t < limitMs; t += 5) await jest.advanceTimersByTimeAsync(5);
+  return p;
+}
+
+/** Lets `ms` of fake time pass. */
+const pass = (ms: number): Promise<void> => jest.advanceTimersByTimeAsync(ms);
+
+beforeEach(() => {
+  jest.useFakeTimers();
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
 
 function setup(env: Record<string, string>, opts: {closeNever?: boolean; cluster?: Cluster} = {}) {
   const config = parseConfig({LAMEDUCK_SETTLE: '100ms', LAMEDUCK_QUIET: '100ms', LAMEDUCK_FALLBACK_DELAY: '100ms', ...env});
@@ -26,7 +56,7 @@ function setup(env: Record<string, string>, opts: {closeNever?: boolean; cluster
     stats: () => ({inFlight: 0, upgraded: 0, openConnections: 0, drained: 7}),
   };
   const release = createRelease({appExit: config.appExit, appProcess: undefined, metrics, log, protectedPids: [], kill: () => {}});
-  const drain = createDrain({config, metrics, log, target, cluster: opts.cluster, release, now});
+  const drain = createDrain({config, metrics, log, target, cluster: opts.cluster, release, clock: fakeClock});
   return {
     drain,
     lines,
@@ -66,7 +96,7 @@ describe('drain state machine', () => {
     const wait = setInterval(() => {
       if (t.drain.state() === 'closing') t.finishClose();
     }, 10);
-    const summary = await p1;
+    const summary = await runUntilSettled(p1);
     clearInterval(wait);
     expect(t.drain.state()).toBe('done');
     const moves = t.lines.filter((l) => l.msg === 'phase').map((l) => `${l.from}->${l.to}`);
@@ -97,7 +127,7 @@ describe('drain state machine', () => {
         t.finishClose();
       }
     }, 5);
-    await p;
+    await runUntilSettled(p);
     clearInterval(traffic);
     clearInterval(watch);
     expect(closingAt - started).toBeGreaterThanOrEqual(800 + 300 - 60);
@@ -106,7 +136,7 @@ describe('drain state machine', () => {
   it('cuts what remains at the deadline and reports it', async () => {
     const t = setup({LAMEDUCK_DRAIN_TIMEOUT: '1s', LAMEDUCK_SETTLE: '0', LAMEDUCK_QUIET: '0', LAMEDUCK_FALLBACK_DELAY: '0'}, {closeNever: true});
     const started = now();
-    const summary = await t.drain.drain({trigger: 'signal'});
+    const summary = await runUntilSettled(t.drain.drain({trigger: 'signal'}));
     const took = now() - started;
     expect(took).toBeGreaterThanOrEqual(950);
     expect(took).toBeLessThan(3000);
@@ -118,11 +148,11 @@ describe('drain state machine', () => {
     const deleting = fakeCluster({deleting: true, disruptionTarget: false, terminalPhase: false, gracePeriodSeconds: 30}, 'deregistered', 200);
     const a = setup({}, {cluster: deleting.cluster});
     const pa = a.drain.drain({trigger: 'signal'});
-    await new Promise((r) => setTimeout(r, 50));
+    await pass(50);
     expect(a.drain.state()).toBe('deregistering');
     expect(a.drain.readinessAllowed()).toBe(true);
     const wa = setInterval(() => a.drain.state() === 'closing' && a.finishClose(), 5);
-    const sa = await pa;
+    const sa = await runUntilSettled(pa);
     clearInterval(wa);
     expect(a.drain.readinessAllowed()).toBe(false);
     expect(sa.deadlineSource).toBe('pod');
@@ -132,10 +162,10 @@ describe('drain state machine', () => {
     const evicted = fakeCluster({deleting: false, disruptionTarget: true, terminalPhase: false, gracePeriodSeconds: 10}, 'fallback', 200);
     const b = setup({}, {cluster: evicted.cluster});
     const pb = b.drain.drain({trigger: 'prestop'});
-    await new Promise((r) => setTimeout(r, 50));
+    await pass(50);
     expect(b.drain.readinessAllowed()).toBe(false);
     const wb = setInterval(() => b.drain.state() === 'closing' && b.finishClose(), 5);
-    const sb = await pb;
+    const sb = await runUntilSettled(pb);
     clearInterval(wb);
     expect(sb.podTerminating).toBe(true);
     expect(evicted.events.map((e) => [e.type, e.reason])).toEqual([
