@@ -238,6 +238,21 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
     if (debug) log.debug('h2 stream error', {error});
   }
 
+  /**
+   * Once a plain (non-gRPC) response is under way: a client that stops reading it for LAMEDUCK_SEND_TIMEOUT — HTTP/2
+   * flow control then holds the app's stream too — gets its stream reset and the upstream stream cancelled, as an
+   * HTTP/1.1 client is cut. Not gRPC: an idle stream (a subscription, a watch) is normal there.
+   */
+  function armSendTimeout(ex: Exchange): void {
+    if (ex.grpc || config.sendTimeoutMs <= 0) return;
+    ex.stream.setTimeout(config.sendTimeoutMs, () => {
+      if (ex.closed) return;
+      metrics.clientTimeouts.inc({kind: 'send'});
+      ex.failed = true;
+      ex.stream.close(NGHTTP2_CANCEL);
+    });
+  }
+
   /** Answers (or, past the response head, ends) a stream with an error lameduck makes itself. */
   function failLocal(ex: Exchange, status: number, message: string, grpc: {status: (typeof GRPC_FAILURES)[keyof typeof GRPC_FAILURES]['status']; message: string}): void {
     ex.failed = true;
@@ -332,6 +347,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
           return;
         }
         stream.respond(out, {waitForTrailers: true});
+        armSendTimeout(ex);
       } catch (err) {
         ex.responded = false;
         up.close(NGHTTP2_CANCEL);
@@ -393,6 +409,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       const noBody = method === 'HEAD' || ex.status === 204 || ex.status === 304;
       try {
         stream.respond(h1ToH2ResponseHeaders(ex.status, res.rawHeaders), noBody ? {endStream: true} : {waitForTrailers: true});
+        if (!noBody) armSendTimeout(ex);
       } catch (err) {
         ex.responded = false;
         res.destroy();

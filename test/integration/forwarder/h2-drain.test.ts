@@ -6,6 +6,7 @@
  */
 import {describe, expect, it} from '@jest/globals';
 import {constants, type ClientHttp2Session} from 'node:http2';
+import {connect as tcpConnect} from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import {sleep, useCleanups, waitFor} from '../../support/forwarder-harness.js';
 import {closeSession, echoClient, h2Connect, h2Request, startGrpcApp, startH2App, type EchoMessage} from '../../support/h2-harness.js';
@@ -57,6 +58,39 @@ describe('HTTP/2 drain', () => {
     expect(await proxy.metric('lameduck_goaways_total')).toBe(1);
     expect(await waitFor(() => proxy.forwarder.stats().h2.sessions === 0, 5_000)).toBe(true);
     expect(proxy.forwarder.stats().h2.drained).toBe(0); // both streams arrived while serving
+  });
+
+  it('a client that never acks the PING still gets the final GOAWAY, after the bound', async () => {
+    const app = await slowApp();
+    const proxy = await cleanups.proxyTo(app.url);
+    // A raw client: the preface and an empty SETTINGS frame, then silence (no SETTINGS ack, no PING ack).
+    const socket = tcpConnect(proxy.port, '127.0.0.1');
+    cleanups.track(async () => void socket.destroy());
+    const frames: {type: number; lastStreamId?: number; at: number}[] = [];
+    let buf = Buffer.alloc(0);
+    socket.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      while (buf.length >= 9) {
+        const len = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + len) break;
+        const type = buf[3]!;
+        frames.push({type, at: Date.now(), ...(type === 7 ? {lastStreamId: buf.readUInt32BE(9) & 0x7fffffff} : {})});
+        buf = buf.subarray(9 + len);
+      }
+    });
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    expect(await waitFor(() => proxy.forwarder.stats().h2.sessions === 1)).toBe(true);
+    proxy.setPhase('deregistering');
+    proxy.forwarder.drainStarted();
+    expect(await waitFor(() => frames.filter((f) => f.type === 7).length >= 2, 5_000)).toBe(true);
+    const goaways = frames.filter((f) => f.type === 7);
+    expect(goaways[0]!.lastStreamId).toBe(2 ** 31 - 1);
+    expect(goaways[1]!.lastStreamId).toBe(0);
+    // A PING went out between them, and the final GOAWAY waited for its ack up to the bound (1 s), not forever.
+    expect(frames.some((f) => f.type === 6 && f.at >= goaways[0]!.at)).toBe(true);
+    expect(goaways[1]!.at - goaways[0]!.at).toBeGreaterThanOrEqual(900);
   });
 
   it('a session opened during the drain is served, then told to go', async () => {

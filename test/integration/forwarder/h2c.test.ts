@@ -128,6 +128,28 @@ describe('h2c client -> h2c app', () => {
     expect(received).toBe(total);
   });
 
+  it('a client that stops reading past LAMEDUCK_SEND_TIMEOUT gets its stream reset, and the app its stream cancelled', async () => {
+    const app = await startH2App((stream) => {
+      stream.respond({':status': 200});
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = (): void => {
+        while (!stream.closed && stream.write(chunk));
+        if (!stream.closed) stream.once('drain', pump);
+      };
+      pump();
+    });
+    cleanups.track(() => app.close());
+    const proxy = await cleanups.proxyTo(app.url, {LAMEDUCK_SEND_TIMEOUT: '1s'});
+    const s = await session(proxy.port);
+    const req = s.request({':path': '/never-read'});
+    req.on('error', () => undefined);
+    req.pause();
+    const code = await Promise.race([new Promise<number>((resolve) => req.once('close', () => resolve(req.rstCode ?? -1))), sleep(10_000).then(() => -2)]);
+    expect(code).toBe(constants.NGHTTP2_CANCEL);
+    expect(await Promise.race([app.seen[0]!.closed, sleep(5_000).then(() => -1)])).toBe(constants.NGHTTP2_CANCEL);
+    expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'send'})).toBe(1);
+  });
+
   it('answers 502 with a text body when the app is down, counted by reason', async () => {
     const app = await startH2App(() => undefined);
     const url = app.url;
