@@ -13,7 +13,9 @@ import {join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {findRepoRoot} from '../sim/cluster/images.js';
 import {runScenario, type ScenarioResult} from '../sim/cluster/scenario-runner.js';
-import {SCENARIOS, isScenarioName, type ScenarioName} from '../sim/cluster/scenarios.js';
+import {DEFAULT_LAGS, SCENARIOS, isScenarioName, type ScenarioName} from '../sim/cluster/scenarios.js';
+import {readChartPresets} from '../sim/cluster/chart-presets.js';
+import {describeLag} from '../sim/cluster/propagation-lag.js';
 import {cliArgs} from '../demo/cli-args.js';
 import {markdownTable, writeResults} from './lib/report.js';
 
@@ -179,6 +181,8 @@ async function main(): Promise<number> {
         rps: o.rps,
         replicas: o.replicas,
         params: item.sleep !== undefined ? {sleepSeconds: item.sleep} : {},
+        // Every run draws its own per-node lags (a different tail each time), reproducibly.
+        seed: i,
         signal: abort.signal,
       });
       results.push(r);
@@ -191,7 +195,11 @@ async function main(): Promise<number> {
   const file = writeResults('rollout', out);
   if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   else {
-    process.stdout.write(`\n${o.replicas} replicas, ${o.rps} rps, ${o.runs} runs per row, default lags (controller 0-2s, kube-proxy 0.5-3s, ingress 1-4s)\n\n`);
+    const chart = readChartPresets(root);
+    process.stdout.write(
+      `\n${o.replicas} replicas on 3 nodes, ${o.rps} rps, ${o.runs} runs per row (seeds 1-${o.runs}), default lags (controller ${describeLag(DEFAULT_LAGS.controller)}, ` +
+        `kube-proxy per node ${describeLag(DEFAULT_LAGS.loadBalancer)}, ingress ${describeLag(DEFAULT_LAGS.ingress)}); lameduck settle ${chart.settleMs / 1000}s, quiet ${chart.quietMs / 1000}s (chart defaults)\n\n`,
+    );
     process.stdout.write(formatRows(rows) + '\n\n');
     for (const v of out.verdicts) process.stdout.write(`- ${v}\n`);
     process.stdout.write(`\nresults: ${file} (${((Date.now() - started) / 60_000).toFixed(1)} min)\n`);

@@ -12,7 +12,9 @@ import {fileURLToPath} from 'node:url';
 import {cpus} from 'node:os';
 import {parseDuration} from '../proxy/src/duration.js';
 import {findRepoRoot} from '../sim/cluster/images.js';
-import {DEFAULT_LAGS, SCENARIOS, isScenarioName, maxLag, type Lags, type ScenarioName} from '../sim/cluster/scenarios.js';
+import {DEFAULT_LAGS, SCENARIOS, isScenarioName, type Lags, type ScenarioName} from '../sim/cluster/scenarios.js';
+import {readChartPresets} from '../sim/cluster/chart-presets.js';
+import {describeLag} from '../sim/cluster/propagation-lag.js';
 import {runScenario, type Progress, type ScenarioResult} from '../sim/cluster/scenario-runner.js';
 import type {Lag} from '../sim/kube/reconcile-queue.js';
 import {cliArgs} from './cli-args.js';
@@ -29,6 +31,8 @@ export class UsageError extends Error {
 export interface ShowdownOptions {
   scenarios: ScenarioName[];
   replicas: number;
+  nodes: number;
+  seed: number;
   rps: number;
   rollouts: number;
   lags: Lags;
@@ -47,8 +51,12 @@ shutting a pod down costs: failed requests, rollout time, p99 latency, how long 
 Options:
   --scenario LIST     comma-separated, or "all" (default): ${SCENARIOS.join(', ')}
   --replicas N        replicas of the Deployment (default 3)
-  --rps N             requests per second, 3/4 through the Service's virtual IP, 1/4 through the ingress (default 200)
-  --lag SPEC          kube-proxy propagation lag, fixed ("2s") or a range ("0.5s-3s", the default)
+  --nodes N           simulated nodes, each with its own kubelet, kube-proxy and clients (default 3)
+  --seed N            seed of the propagation lag draws (default 1)
+  --rps N             requests per second, 3/4 through the Service's virtual IP, 1/4 through the ingress (default 200;
+                      the headless scenarios send all of it through DNS-caching clients)
+  --lag SPEC          every node's kube-proxy lag, fixed ("2s") or a range ("0.5s-3s"); default ${describeLag(DEFAULT_LAGS.loadBalancer)},
+                      drawn per node and per change
   --controller-lag S  EndpointSlice controller lag (default 0s-2s; up to 10s models a busy cluster)
   --ingress-lag SPEC  ingress / cloud LB lag (default 1s-4s)
   --sleep N           the preStop sleep of the "sleep" scenario, in seconds (default 5)
@@ -81,6 +89,8 @@ export function parseShowdownArgs(argv: readonly string[]): ShowdownOptions | un
   const o: ShowdownOptions = {
     scenarios: [...SCENARIOS],
     replicas: 3,
+    nodes: 3,
+    seed: 1,
     rps: 200,
     rollouts: 1,
     lags: {...DEFAULT_LAGS},
@@ -88,7 +98,7 @@ export function parseShowdownArgs(argv: readonly string[]): ShowdownOptions | un
     json: false,
     parallel: defaultParallel(),
   };
-  const known = ['--scenario', '--replicas', '--rps', '--lag', '--controller-lag', '--ingress-lag', '--sleep', '--fallback', '--rollouts', '--parallel', '--out'];
+  const known = ['--scenario', '--replicas', '--nodes', '--seed', '--rps', '--lag', '--controller-lag', '--ingress-lag', '--sleep', '--fallback', '--rollouts', '--parallel', '--out'];
   for (const a of cliArgs(argv, known, (m) => new UsageError(m), ' (see --help)')) {
     if (a.kind === 'help') return undefined;
     if (a.kind === 'json') {
@@ -110,6 +120,12 @@ export function parseShowdownArgs(argv: readonly string[]): ShowdownOptions | un
       }
       case '--replicas':
         o.replicas = parseInt(flag, value, 1, 20);
+        break;
+      case '--nodes':
+        o.nodes = parseInt(flag, value, 1, 10);
+        break;
+      case '--seed':
+        o.seed = parseInt(flag, value, 0, 2 ** 31);
         break;
       case '--rps': {
         const n = Number(value);
@@ -158,7 +174,6 @@ export function defaultParallel(cpuCount: number = cpus().length): number {
 }
 
 const sec = (ms: number | undefined): string => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`);
-const lagText = (lag: Lag): string => (typeof lag === 'number' ? sec(lag) : `${sec(lag.minMs)}-${sec(lag.maxMs)}`);
 
 function failedText(r: ScenarioResult): string {
   const parts = Object.entries(r.failedByKind).map(([k, v]) => `${k} ${v}`);
@@ -167,7 +182,7 @@ function failedText(r: ScenarioResult): string {
 
 /** The results table (plain text, fixed-width columns). */
 export function formatTable(results: readonly ScenarioResult[]): string {
-  const header = ['scenario', 'requests', 'failed', 'failed by kind', 'rollout', 'p99', 'longest pod drain'];
+  const header = ['scenario', 'requests', 'failed', 'failed by kind', 'rollout', 'p99', 'longest pod drain', 'slowest kube-proxy'];
   const rows = results.map((r) => [
     r.scenario,
     String(r.requests.total),
@@ -176,6 +191,8 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     sec(r.rollouts.reduce((a, x) => a + (x.durationMs ?? 0), 0) || undefined),
     Number.isFinite(r.requests.p99) ? `${r.requests.p99.toFixed(1)}ms` : '-',
     `${sec(r.longestDrainMs)}${r.pods.some((p) => p.sigkilled) ? ' (SIGKILL)' : ''}`,
+    // The tail that settle alone would not cover: the slowest node's sync in this run, and how many syncs exceeded settle.
+    r.headless ? 'n/a (DNS)' : `${sec(r.proxyLag.slowestMs)} (${r.proxyLag.overSettle} > settle)`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const numeric = new Set([1, 2, 4, 5]);
@@ -227,6 +244,8 @@ export async function runShowdown(o: ShowdownOptions, io: {stderr: NodeJS.WriteS
       const r = await runScenario({
         scenario: s,
         replicas: o.replicas,
+        nodes: o.nodes,
+        seed: o.seed,
         rps: o.rps,
         rollouts: o.rollouts,
         lags: o.lags,
@@ -279,11 +298,11 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const o = options;
-  const settle = Math.max(maxLag(o.lags.loadBalancer), maxLag(o.lags.ingress));
+  const chart = readChartPresets(root);
   process.stderr.write(
-    `lameduck showdown: ${o.replicas} replicas, ${o.rps} rps, ${o.rollouts} rolling update(s) per scenario (maxSurge 1, maxUnavailable 0)\n` +
-      `lags: EndpointSlice controller ${lagText(o.lags.controller)}, kube-proxy ${lagText(o.lags.loadBalancer)}, ingress ${lagText(o.lags.ingress)}; ` +
-      `lameduck settle ${sec(settle)}, quiet 1.0s\n\n`,
+    `lameduck showdown: ${o.replicas} replicas on ${o.nodes} nodes, ${o.rps} rps, ${o.rollouts} rolling update(s) per scenario (maxSurge 1, maxUnavailable 0)\n` +
+      `lags: EndpointSlice controller ${describeLag(o.lags.controller)}, kube-proxy per node ${describeLag(o.lags.loadBalancer)}, ingress ${describeLag(o.lags.ingress)}, ` +
+      `CoreDNS ${describeLag(o.lags.dns)} + 30s TTL; lameduck as the chart sets it (environment ${chart.environment}): settle ${sec(chart.settleMs)}, quiet ${sec(chart.quietMs)}\n\n`,
   );
   const t0 = Date.now();
   const results = await runShowdown(o, {stderr: process.stderr, signal: abort.signal});

@@ -73,6 +73,11 @@ export interface LoadOptions {
    * protecting itself, and the test seeing it). Default 4096.
    */
   maxInFlight?: number;
+  /**
+   * Where each new connection goes, instead of host:port (e.g. a DNS-caching client picking a pod IP). Undefined
+   * means there is no address: the request fails at once with outcome `error` (a client whose lookup found nothing).
+   */
+  pickTarget?: () => {host: string; port: number} | undefined;
 }
 
 export interface LoadReport {
@@ -173,10 +178,15 @@ export function startLoad(opts: LoadOptions): Load {
   // the Agent keeps a single pool key and reuses sockets wherever they were dialled (like conntrack), while a
   // socket it has to open (none free, or the server said Connection: close) goes to wherever the "LB" points now.
   const agent = new Agent({keepAlive: true, maxSockets: 256, scheduling: 'lifo'});
-  agent.createConnection = () => {
-    const socket = createConnection({host: target.host, port: target.port, localAddress});
+  agent.createConnection = (_options, callback) => {
+    const dest = opts.pickTarget ? opts.pickTarget() : target;
+    if (!dest) {
+      callback?.(new Error('no address for the name'), undefined as never);
+      return undefined as never;
+    }
+    const socket = createConnection({host: dest.host, port: dest.port, localAddress});
     socket.setNoDelay(true);
-    (socket as unknown as {lameduckTarget: string}).lameduckTarget = hostHeader(target.host, target.port);
+    (socket as unknown as {lameduckTarget: string}).lameduckTarget = hostHeader(dest.host, dest.port);
     return socket;
   };
 
@@ -242,7 +252,12 @@ export function startLoad(opts: LoadOptions): Load {
     };
 
     const fresh = kind === 'fresh';
-    const dest = fresh ? target : {host: opts.host, port: opts.port};
+    const picked = fresh && opts.pickTarget ? opts.pickTarget() : target;
+    if (!picked) {
+      records.push({id, kind, path, start, end: now(), outcome: 'error', error: 'no address for the name'});
+      return;
+    }
+    const dest = fresh ? picked : {host: opts.host, port: opts.port};
     const req = request({
       host: dest.host,
       port: dest.port,
@@ -258,7 +273,7 @@ export function startLoad(opts: LoadOptions): Load {
       req.destroy(new Error(`timeout after ${timeoutMs} ms`));
     }, timeoutMs);
 
-    if (fresh) socketTarget = hostHeader(target.host, target.port);
+    if (fresh) socketTarget = hostHeader(picked.host, picked.port);
     req.on('socket', (s) => {
       const t = (s as unknown as {lameduckTarget?: string}).lameduckTarget;
       if (t) socketTarget = t;

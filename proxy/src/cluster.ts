@@ -14,6 +14,13 @@ export interface PodState {
   readonly terminalPhase: boolean;
   /** deletionGracePeriodSeconds, else spec.terminationGracePeriodSeconds. */
   readonly gracePeriodSeconds: number | undefined;
+  /**
+   * Kubelet itself terminates the pod (`DisruptionTarget` reason `TerminationByKubelet`, no deletionTimestamp:
+   * node-pressure eviction, graceful node shutdown). Its grace period is then kubelet's, invisible in the API: 1 s
+   * for a hard eviction threshold, min(evictionMaxPodGracePeriod, spec) for a soft one. `gracePeriodSeconds` is only
+   * the upper bound.
+   */
+  readonly kubeletTermination?: boolean;
 }
 
 export function isTerminating(pod: PodState): boolean {
@@ -26,7 +33,11 @@ export type PodLookup =
 
 export type DeregistrationOutcome =
   /** No Service routes the pod any more (the level-based rule over every EndpointSlice of the namespace). */
-  | {readonly kind: 'deregistered'}
+  | {
+      readonly kind: 'deregistered';
+      /** A headless Service had the pod: settle at least this long from now (DNS caches, docs/kubernetes.md). */
+      readonly dnsSettleMs?: number;
+    }
   /** The API could not tell; we served for the fallback delay instead. */
   | {readonly kind: 'fallback'; readonly reason: FallbackReason}
   /** The signal fired first (deadline). */

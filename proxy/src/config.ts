@@ -56,6 +56,8 @@ export interface Config {
   readonly quietMs: number;
   readonly quietIgnorePaths: readonly string[];
   readonly ignoreServices: readonly string[];
+  /** Least settle after a headless Service (reached through DNS) stopped publishing the pod. */
+  readonly dnsSettleMs: number;
   readonly fallbackDelayMs: number;
   /** undefined: take it from the pod's grace period (see deadline.ts). */
   readonly drainTimeoutMs: number | undefined;
@@ -142,6 +144,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   const settleMs = parseDurationSetting('LAMEDUCK_SETTLE', req('LAMEDUCK_SETTLE'));
   const quietMs = parseDurationSetting('LAMEDUCK_QUIET', req('LAMEDUCK_QUIET'));
   const fallbackDelayMs = parseDurationSetting('LAMEDUCK_FALLBACK_DELAY', req('LAMEDUCK_FALLBACK_DELAY'));
+  const dnsSettleMs = parseDurationSetting('LAMEDUCK_DNS_SETTLE', req('LAMEDUCK_DNS_SETTLE'));
   const exitMarginMs = parseDurationSetting('LAMEDUCK_EXIT_MARGIN', req('LAMEDUCK_EXIT_MARGIN'));
   const dt = get('LAMEDUCK_DRAIN_TIMEOUT');
   const drainTimeoutMs = dt === undefined || dt.trim() === '' ? undefined : parseDurationSetting('LAMEDUCK_DRAIN_TIMEOUT', dt);
@@ -218,6 +221,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
     quietMs,
     quietIgnorePaths,
     ignoreServices,
+    dnsSettleMs,
     fallbackDelayMs,
     drainTimeoutMs,
     exitMarginMs,

@@ -7,6 +7,7 @@ import type {DeregistrationOutcome, PodState} from './cluster.js';
 import {isTerminating} from './cluster.js';
 import {clockSleep, clockTimeout, type Clock} from './clock.js';
 import {closingReserveMs, drainBudget, type DeadlineSource} from './deadline.js';
+import {recordKubeletTermination} from './kubelet-termination.js';
 import type {DrainDeps, DrainRequest, DrainSummary} from './drain.js';
 import type {FallbackReason, Trigger} from './metrics.js';
 import type {Phase} from './phase.js';
@@ -36,6 +37,8 @@ export interface DrainState {
   podTerminating: boolean | undefined;
   deregistration?: DeregistrationOutcome['kind'];
   fallbackReason?: FallbackReason;
+  /** Settle stretched for a headless Service's DNS caches (LAMEDUCK_DNS_SETTLE, docs/kubernetes.md). */
+  dnsSettleMs?: number;
   timeToDeregistrationMs?: number;
 }
 
@@ -114,6 +117,15 @@ export function startDeadline({deps, clock, state}: StepContext, t0: number, pod
     deletionConfirmed: state.deletionConfirmed,
     podTerminating: state.podTerminating,
   });
+  // Kubelet's own termination (or a signal the API does not explain yet): SIGKILL may come after 1 s, long before
+  // `done`; write the record now.
+  const unexplained = state.trigger === 'signal' && pod !== undefined && !state.podTerminating;
+  if (pod?.kubeletTermination || unexplained) {
+    recordKubeletTermination(
+      {log: deps.log, cluster: deps.cluster},
+      {cause: unexplained ? 'unexplained' : 'kubelet', trigger: state.trigger!, deadlineMs: budget.ms, stats: deps.target.stats()},
+    );
+  }
   return {t0, at, ms: budget.ms, source: budget.source, reserve: closingReserveMs(budget.ms), signal: timeout.signal, cancel: timeout.cancel};
 }
 
@@ -135,6 +147,10 @@ export async function deregister({deps, clock, state}: StepContext, d: DrainDead
   }
   stop.cancel();
   state.deregistration = outcome.kind;
+  // A headless Service had the pod: its clients may still dial the cached address (DNS settle).
+  if (outcome.kind === 'deregistered' && outcome.dnsSettleMs !== undefined && outcome.dnsSettleMs > config.settleMs) {
+    state.dnsSettleMs = outcome.dnsSettleMs;
+  }
   if (outcome.kind === 'fallback') {
     state.fallbackReason = outcome.reason;
     void cluster?.recordEvent({
@@ -152,10 +168,10 @@ export async function deregister({deps, clock, state}: StepContext, d: DrainDead
  * Step 4 (`settling`): settle, then serve until no new (non-probe) request has arrived for `quiet`. Both shrink so
  * that closing keeps its reserve before the deadline.
  */
-export async function settle({deps, clock}: StepContext, d: DrainDeadline): Promise<void> {
+export async function settle({deps, clock, state}: StepContext, d: DrainDeadline): Promise<void> {
   const {config, target} = deps;
   const limit = d.at - d.reserve;
-  const settleUntil = Math.min(clock.now() + config.settleMs, limit);
+  const settleUntil = Math.min(clock.now() + (state.dnsSettleMs ?? config.settleMs), limit);
   await clockSleep(clock, settleUntil - clock.now(), d.signal);
   for (;;) {
     const t = clock.now();

@@ -77,6 +77,8 @@ export interface DrainSummary {
   deadlineSource: DeadlineSource;
   deregistration: DeregistrationOutcome['kind'];
   fallbackReason?: FallbackReason;
+  /** Settle was stretched to this for a headless Service's DNS caches (LAMEDUCK_DNS_SETTLE). */
+  dnsSettleMs?: number;
   podTerminating: boolean | undefined;
   deletionConfirmed: boolean;
   timeToDeregistrationMs: number;
@@ -99,6 +101,7 @@ export interface DrainStatus {
   phasesMs: Partial<Record<Phase, number>>;
   deregistration?: DeregistrationOutcome['kind'];
   fallbackReason?: FallbackReason;
+  dnsSettleMs?: number;
 }
 
 export interface Drain {
@@ -158,7 +161,11 @@ export function createDrain(deps: DrainDeps): Drain {
     const deadline = startDeadline(ctx, t0, await lookUpPod(ctx, request));
     try {
       const outcome = await deregister(ctx, deadline);
-      transition('settling', {deregistration: outcome.kind, ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {})});
+      transition('settling', {
+        deregistration: outcome.kind,
+        ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {}),
+        ...(state.dnsSettleMs ? {dnsSettleMs: state.dnsSettleMs} : {}),
+      });
       await settle(ctx, deadline);
       transition('closing', target.stats());
       const cut = await closeTarget(ctx, deadline);
@@ -190,6 +197,7 @@ export function createDrain(deps: DrainDeps): Drain {
       deadlineSource: d.source,
       deregistration: outcome.kind,
       ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {}),
+      ...(state.dnsSettleMs ? {dnsSettleMs: state.dnsSettleMs} : {}),
       podTerminating: state.podTerminating,
       deletionConfirmed: state.deletionConfirmed,
       timeToDeregistrationMs: state.timeToDeregistrationMs ?? 0,
@@ -242,6 +250,7 @@ export function createDrain(deps: DrainDeps): Drain {
         phasesMs: {...state.phasesMs, ...current},
         ...(state.deregistration ? {deregistration: state.deregistration} : {}),
         ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {}),
+        ...(state.dnsSettleMs ? {dnsSettleMs: state.dnsSettleMs} : {}),
       };
     },
   };

@@ -42,6 +42,16 @@ export function forwardedFor(remoteAddress: string | undefined): string {
 const PROTO = /^https?$/i;
 const PORT = /^\d{1,5}$/;
 
+/** X-Forwarded-Proto to send: the client's single well-formed value, else `http`. */
+export function forwardedProto(client: string | readonly string[] | undefined): string {
+  return typeof client === 'string' && PROTO.test(client) ? client : 'http';
+}
+
+/** X-Forwarded-Port to send: the client's single well-formed value, else the port lameduck accepted the connection on. */
+export function forwardedPort(client: string | readonly string[] | undefined, listenPort: number | undefined): string {
+  return typeof client === 'string' && PORT.test(client) ? client : String(listenPort ?? 80);
+}
+
 /** The port a client addressed, from its Host (`[::1]:8080`, `shop.example:8443`); 80 when it names none (plain HTTP). */
 export function hostPort(host: string | undefined): string {
   if (host === undefined) return '80';
@@ -172,7 +182,7 @@ export function upstreamRequestHeaders(r: ForwardedRequest): string[] {
     'x-forwarded-port',
     xfPorts === 1 && PORT.test(xfPort!) ? xfPort! : r.listenPort !== undefined ? String(r.listenPort) : hostPort(r.host),
     'x-forwarded-proto',
-    xfProtos === 1 && PROTO.test(xfProto!) ? xfProto! : 'http',
+    forwardedProto(xfProtos === 1 ? xfProto : undefined),
   );
   const xfh = xfHost || r.host;
   if (xfh !== undefined) out.push('x-forwarded-host', xfh);

@@ -21,6 +21,7 @@ export const SETTINGS = [
   {env: 'LAMEDUCK_QUIET', default: '1s', help: 'then serve until no new request has arrived for this long'},
   {env: 'LAMEDUCK_QUIET_IGNORE_PATHS', default: undefined, help: 'comma-separated health-check paths that do not count as traffic'},
   {env: 'LAMEDUCK_IGNORE_SERVICES', default: undefined, help: 'comma-separated Services whose endpoints do not hold the drain'},
+  {env: 'LAMEDUCK_DNS_SETTLE', default: '35s', help: "least settle when a headless Service had the pod: its clients cache the address (CoreDNS's default cache and TTL are 30s)"},
   {env: 'LAMEDUCK_FALLBACK_DELAY', default: '15s', help: 'serving time when the API cannot tell whether the pod is still routed'},
   {env: 'LAMEDUCK_DRAIN_TIMEOUT', default: undefined, help: "hard deadline from the trigger (default: the pod's grace period minus the exit margin, else 25s)"},
   {env: 'LAMEDUCK_EXIT_MARGIN', default: '5s', help: 'time left to the app after release'},

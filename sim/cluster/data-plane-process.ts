@@ -12,7 +12,7 @@ const send = (m: ToParent): Promise<void> =>
   });
 
 let parts: Awaited<ReturnType<typeof startDataPlaneParts>> | undefined;
-const views = {lb: createStaticView([]), ingress: createStaticView([])};
+const views = {lb: [] as ReturnType<typeof createStaticView>[], ingress: createStaticView([]), dns: createStaticView([])};
 let countsTimer: NodeJS.Timeout | undefined;
 
 async function stopAndExit(): Promise<void> {
@@ -34,13 +34,15 @@ process.on('message', (m: ToChild) => {
     try {
       switch (m.type) {
         case 'start':
-          views.lb.set(m.endpoints.lb);
+          views.lb = m.endpoints.lb.map((e) => createStaticView(e));
           views.ingress.set(m.endpoints.ingress);
+          views.dns.set(m.endpoints.dns);
           parts = await startDataPlaneParts({views, hosts: m.hosts});
-          void send({type: 'ready', lb: {host: parts.lb.host, port: parts.lb.port}, ingress: {host: parts.ingress.host, port: parts.ingress.port}});
+          void send({type: 'ready', lbs: parts.lbs.map((lb) => ({host: lb.host, port: lb.port})), ingress: {host: parts.ingress.host, port: parts.ingress.port}});
           break;
         case 'endpoints':
-          views[m.which].set(m.endpoints);
+          if (m.which.kind === 'lb') views.lb[m.which.node]?.set(m.endpoints);
+          else views[m.which.kind].set(m.endpoints);
           break;
         case 'load':
           parts?.startLoads(m.loads);

@@ -19,22 +19,31 @@ import type {EndpointView} from './endpoint-view.js';
 import {startIngress, type Ingress, type IngressStats} from './ingress.js';
 import {startL4Balancer, type L4Balancer, type L4Stats} from './l4-balancer.js';
 import type {ViewEndpoint} from './routing.js';
+import {createClusterDns, createDnsClient, type DnsStats} from './cluster-dns.js';
 
-export type Via = 'service' | 'ingress';
+export type Via = 'service' | 'ingress' | 'dns';
 
 export interface DataPlaneLoad {
   via: Via;
-  options: Omit<LoadOptions, 'host' | 'port'>;
+  /** For `service`: the node whose kube-proxy the clients go through (index into the per-node views). Default 0. */
+  node?: number;
+  options: Omit<LoadOptions, 'host' | 'port' | 'pickTarget'>;
 }
 
+export type DataPlaneRecord = RequestRecord & {via: Via; node?: number};
+
 export interface DataPlaneResult {
-  records: (RequestRecord & {via: Via})[];
+  records: DataPlaneRecord[];
+  /** Every node's kube-proxy together. */
   lb: L4Stats;
+  lbByNode: L4Stats[];
   ingress: IngressStats;
+  dns: DnsStats;
 }
 
 export interface DataPlane {
-  readonly lb: {host: string; port: number};
+  /** One kube-proxy per node: each node's clients connect to the Service's virtual IP through their own node's. */
+  readonly lbs: {host: string; port: number}[];
   readonly ingress: {host: string; port: number};
   startLoads(loads: DataPlaneLoad[]): Promise<void>;
   /** Requests completed so far and how many failed (for progress displays; refreshed about twice a second). */
@@ -43,9 +52,17 @@ export interface DataPlane {
   stop(): Promise<DataPlaneResult>;
 }
 
+export interface DataPlaneViews {
+  /** One view per node's kube-proxy, each with its own lag. */
+  lb: EndpointView[];
+  ingress: EndpointView;
+  /** What CoreDNS's kubernetes plugin sees (headless Services). */
+  dns: EndpointView;
+}
+
 export interface DataPlaneOptions {
-  views: {lb: EndpointView; ingress: EndpointView};
-  hosts: {lb: string; ingress: string};
+  views: DataPlaneViews;
+  hosts: {lb: string[]; ingress: string};
   /** Run in this process instead of a child. */
   inline?: boolean;
   /** The built data-plane-process.js (dist); required unless inline. */
@@ -59,16 +76,18 @@ export class DataPlaneError extends Error {
   }
 }
 
+export type ViewName = {kind: 'lb'; node: number} | {kind: 'ingress'} | {kind: 'dns'};
+
 /** Messages parent → child. */
 export type ToChild =
-  | {type: 'start'; hosts: {lb: string; ingress: string}; endpoints: {lb: ViewEndpoint[]; ingress: ViewEndpoint[]}}
-  | {type: 'endpoints'; which: 'lb' | 'ingress'; endpoints: ViewEndpoint[]}
+  | {type: 'start'; hosts: {lb: string[]; ingress: string}; endpoints: {lb: ViewEndpoint[][]; ingress: ViewEndpoint[]; dns: ViewEndpoint[]}}
+  | {type: 'endpoints'; which: ViewName; endpoints: ViewEndpoint[]}
   | {type: 'load'; loads: DataPlaneLoad[]}
   | {type: 'stop'};
 
 /** Messages child → parent. */
 export type ToParent =
-  | {type: 'ready'; lb: {host: string; port: number}; ingress: {host: string; port: number}}
+  | {type: 'ready'; lbs: {host: string; port: number}[]; ingress: {host: string; port: number}}
   | {type: 'loading'}
   | {type: 'counts'; requests: number; failed: number}
   | {type: 'result'; result: DataPlaneResult}
@@ -85,6 +104,7 @@ export function createStaticView(initial: ViewEndpoint[]): EndpointView & {set(e
       for (const l of listeners) l(current);
     },
     setLag() {},
+    lags: () => [],
     onChange(l) {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -95,31 +115,53 @@ export function createStaticView(initial: ViewEndpoint[]): EndpointView & {set(e
   };
 }
 
+function sumL4(all: L4Stats[]): L4Stats {
+  const out: L4Stats = {connections: 0, byPod: {}, fallback: 0, noEndpoint: 0, refused: 0, resets: 0};
+  for (const s of all) {
+    out.connections += s.connections;
+    out.fallback += s.fallback;
+    out.noEndpoint += s.noEndpoint;
+    out.refused += s.refused;
+    out.resets += s.resets;
+    for (const [pod, n] of Object.entries(s.byPod)) out.byPod[pod] = (out.byPod[pod] ?? 0) + n;
+  }
+  return out;
+}
+
 /** The parts themselves, wherever they run. */
-export async function startDataPlaneParts(opts: {views: {lb: EndpointView; ingress: EndpointView}; hosts: {lb: string; ingress: string}}): Promise<{
-  lb: L4Balancer;
+export async function startDataPlaneParts(opts: {views: DataPlaneViews; hosts: {lb: string[]; ingress: string}}): Promise<{
+  lbs: L4Balancer[];
   ingress: Ingress;
   startLoads(loads: DataPlaneLoad[]): void;
   counts(): {requests: number; failed: number};
   stop(): Promise<DataPlaneResult>;
 }> {
-  const lb = await startL4Balancer({view: opts.views.lb, host: opts.hosts.lb});
+  const lbs: L4Balancer[] = [];
   let ingress: Ingress;
   try {
+    for (let i = 0; i < opts.views.lb.length; i++) lbs.push(await startL4Balancer({view: opts.views.lb[i]!, host: opts.hosts.lb[i]!}));
     ingress = await startIngress({view: opts.views.ingress, host: opts.hosts.ingress});
   } catch (err) {
-    await lb.close();
+    await Promise.all(lbs.map((lb) => lb.close()));
     throw err;
   }
-  const loads: {load: Load; via: Via}[] = [];
+  const dns = createClusterDns({view: opts.views.dns});
+  const loads: {load: Load; via: Via; node?: number}[] = [];
   let stopping: Promise<DataPlaneResult> | undefined;
   return {
-    lb,
+    lbs,
     ingress,
     startLoads(list) {
       for (const l of list) {
-        const target = l.via === 'service' ? lb : ingress;
-        loads.push({via: l.via, load: startLoad({...l.options, host: target.host, port: target.port})});
+        if (l.via === 'dns') {
+          // Each load is one client application with its own resolver cache, dialling pod IPs directly.
+          const client = createDnsClient(dns);
+          loads.push({via: 'dns', load: startLoad({...l.options, host: '127.0.0.1', port: 1, pickTarget: () => client.pick()})});
+          continue;
+        }
+        const node = l.node ?? 0;
+        const target = l.via === 'service' ? lbs[node % lbs.length]! : ingress;
+        loads.push({via: l.via, node: l.via === 'service' ? node % lbs.length : undefined, load: startLoad({...l.options, host: target.host, port: target.port})});
       }
     },
     counts() {
@@ -134,12 +176,14 @@ export async function startDataPlaneParts(opts: {views: {lb: EndpointView; ingre
     stop() {
       stopping ??= (async () => {
         await Promise.all(loads.map(({load}) => load.stop()));
-        await lb.close();
+        await Promise.all(lbs.map((lb) => lb.close()));
         await ingress.close();
         return {
-          records: loads.flatMap(({load, via}) => load.records.map((r) => ({...r, via}))),
-          lb: lb.stats,
+          records: loads.flatMap(({load, via, node}) => load.records.map((r) => (node === undefined ? {...r, via} : {...r, via, node}))),
+          lb: sumL4(lbs.map((lb) => lb.stats)),
+          lbByNode: lbs.map((lb) => lb.stats),
           ingress: ingress.stats,
+          dns: dns.stats,
         };
       })();
       return stopping;
@@ -150,7 +194,7 @@ export async function startDataPlaneParts(opts: {views: {lb: EndpointView; ingre
 async function startInline(opts: DataPlaneOptions): Promise<DataPlane> {
   const parts = await startDataPlaneParts({views: opts.views, hosts: opts.hosts});
   return {
-    lb: {host: parts.lb.host, port: parts.lb.port},
+    lbs: parts.lbs.map((lb) => ({host: lb.host, port: lb.port})),
     ingress: {host: parts.ingress.host, port: parts.ingress.port},
     async startLoads(loads) {
       parts.startLoads(loads);
@@ -213,11 +257,16 @@ async function startChild(opts: DataPlaneOptions): Promise<DataPlane> {
   };
 
   const unsubscribe = [
-    opts.views.lb.onChange((endpoints) => send({type: 'endpoints', which: 'lb', endpoints})),
-    opts.views.ingress.onChange((endpoints) => send({type: 'endpoints', which: 'ingress', endpoints})),
+    ...opts.views.lb.map((v, node) => v.onChange((endpoints) => send({type: 'endpoints', which: {kind: 'lb', node}, endpoints}))),
+    opts.views.ingress.onChange((endpoints) => send({type: 'endpoints', which: {kind: 'ingress'}, endpoints})),
+    opts.views.dns.onChange((endpoints) => send({type: 'endpoints', which: {kind: 'dns'}, endpoints})),
   ];
   const ready = next('ready', 20_000);
-  send({type: 'start', hosts: opts.hosts, endpoints: {lb: opts.views.lb.endpoints(), ingress: opts.views.ingress.endpoints()}});
+  send({
+    type: 'start',
+    hosts: opts.hosts,
+    endpoints: {lb: opts.views.lb.map((v) => v.endpoints()), ingress: opts.views.ingress.endpoints(), dns: opts.views.dns.endpoints()},
+  });
   let started: Extract<ToParent, {type: 'ready'}>;
   try {
     started = await ready;
@@ -228,7 +277,7 @@ async function startChild(opts: DataPlaneOptions): Promise<DataPlane> {
   }
   let stopping: Promise<DataPlaneResult> | undefined;
   return {
-    lb: started.lb,
+    lbs: started.lbs,
     ingress: started.ingress,
     async startLoads(loads) {
       const loading = next('loading', 10_000);

@@ -96,8 +96,16 @@ function templateHash(template: PodTemplate): string {
   return s;
 }
 
-export function createDeploymentController(opts: {store: Store; deployment: DeploymentSpec; resyncMs?: number; onEvent?: (e: DeploymentControllerEvent) => void}): DeploymentController {
+export function createDeploymentController(opts: {
+  store: Store;
+  deployment: DeploymentSpec;
+  resyncMs?: number;
+  onEvent?: (e: DeploymentControllerEvent) => void;
+  /** Nodes to bind new pods to, in turn (the scheduler's spreading, simplified); default the store's node. */
+  nodes?: readonly string[];
+}): DeploymentController {
   const {store} = opts;
+  let nextNode = 0;
   const spec = structuredClone(opts.deployment);
   const ns = spec.namespace ?? 'default';
   const selector = Object.entries(spec.template.metadata.labels).map(([k, v]) => `${k}=${v}`).join(',');
@@ -138,6 +146,7 @@ export function createDeploymentController(opts: {store: Store; deployment: Depl
       },
       spec: structuredClone(template.spec),
     };
+    if (opts.nodes && opts.nodes.length > 0) pod.spec.nodeName = opts.nodes[nextNode++ % opts.nodes.length];
     if (!pod.metadata.annotations) delete pod.metadata.annotations;
     const created = store.createPod(pod);
     emit({type: 'pod-created', pod: created.metadata.name});

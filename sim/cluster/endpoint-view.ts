@@ -9,7 +9,8 @@
 import type {Store} from '../kube/store.js';
 import type {EndpointSlice, Service} from '../kube/types.js';
 import {SERVICE_NAME_LABEL} from '../kube/endpointslice-controller.js';
-import {sampleLag, type Lag} from '../kube/reconcile-queue.js';
+import type {Lag} from '../kube/reconcile-queue.js';
+import {createLagSampler, type LagDistribution} from './propagation-lag.js';
 import type {ViewEndpoint} from './routing.js';
 
 export const DEFAULT_PROPAGATION_LAG: Lag = {minMs: 500, maxMs: 3000};
@@ -17,7 +18,9 @@ export const DEFAULT_PROPAGATION_LAG: Lag = {minMs: 500, maxMs: 3000};
 export interface EndpointView {
   /** Current (lagged) endpoints. */
   endpoints(): ViewEndpoint[];
-  setLag(lag: Lag): void;
+  setLag(lag: LagDistribution): void;
+  /** The lag drawn for each snapshot so far (ms), in order. */
+  lags(): number[];
   /** Called after each applied snapshot. Returns an unsubscribe function. */
   onChange(listener: (endpoints: ViewEndpoint[]) => void): () => void;
   close(): void;
@@ -29,7 +32,9 @@ export interface EndpointViewOptions {
   service: string;
   /** The Service port (by name) whose target port to use; default the first port of the slices. */
   portName?: string;
-  lag?: Lag;
+  lag?: LagDistribution;
+  /** Random source of the lag draws (seeded for reproducible runs); default Math.random. */
+  random?: () => number;
 }
 
 /** Endpoints of all of a Service's slices, one per address (the same endpoint may transiently sit in two slices). */
@@ -60,7 +65,8 @@ export function endpointsFromSlices(slices: readonly EndpointSlice[], portName?:
 
 export function createEndpointView(opts: EndpointViewOptions): EndpointView {
   const {store, namespace, service} = opts;
-  let lag: Lag = opts.lag ?? DEFAULT_PROPAGATION_LAG;
+  let sample = createLagSampler(opts.lag ?? DEFAULT_PROPAGATION_LAG, opts.random);
+  const drawn: number[] = [];
   const snapshot = (): ViewEndpoint[] => endpointsFromSlices(store.endpointSlices(namespace, service), opts.portName);
   let current = snapshot();
   let seq = 0;
@@ -74,21 +80,24 @@ export function createEndpointView(opts: EndpointViewOptions): EndpointView {
     if (closed || slice.metadata.namespace !== namespace || slice.metadata.labels?.[SERVICE_NAME_LABEL] !== service) return;
     const mySeq = ++seq;
     const next = snapshot();
+    const delay = sample();
+    drawn.push(delay);
     const t = setTimeout(() => {
       timers.delete(t);
       if (closed || mySeq < appliedSeq) return;
       appliedSeq = mySeq;
       current = next;
       for (const l of listeners) l(current);
-    }, sampleLag(lag));
+    }, delay);
     timers.add(t);
   });
 
   return {
     endpoints: () => current,
     setLag(l) {
-      lag = l;
+      sample = createLagSampler(l, opts.random);
     },
+    lags: () => [...drawn],
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -4,6 +4,10 @@
  * kube-proxy's: a cloud LB's target deregistration, an ingress controller's reload) and forwards the request over a
  * keep-alive pool per pod. A pod's `Connection: close` ends that pooled connection, so the next request dials again.
  *
+ * Only Ready endpoints get traffic, as in ingress-nginx (internal/ingress/controller/endpointslices.go): unlike
+ * kube-proxy there is no fallback to serving+terminating endpoints, so a Service whose last pod terminates answers 503
+ * through the ingress at once (once the ingress has seen the change).
+ *
  * Failures are passed on, not retried (a cloud LB answers 502 when its target resets or refuses; ingress-nginx would
  * retry idempotent requests on another upstream, which would hide exactly what the showdown measures): a refused or
  * reset upstream before the response → 502; a response cut in the middle → the client's connection is destroyed.
@@ -73,7 +77,8 @@ export async function startIngress(opts: IngressOptions): Promise<Ingress> {
 
   const server: Server = createServer((req, res) => {
     stats.requests++;
-    const endpoint = pickEndpoint(opts.view.endpoints(), opts.random);
+    // ingress-nginx balances over Ready endpoints only: no terminating fallback (see routing.ts).
+    const endpoint = pickEndpoint(opts.view.endpoints(), opts.random, 'ready-only');
     if (!endpoint) {
       stats.noEndpoint++;
       res.writeHead(503, {'content-type': 'text/plain'}).end('no healthy upstream\n');

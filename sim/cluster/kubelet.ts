@@ -5,10 +5,12 @@
  *
  * - A pod with a `deletionTimestamp` is terminated with its `deletionGracePeriodSeconds`; when every container has
  *   exited kubelet writes the terminal phase and removes the pod (the final grace-0 delete).
- * - A pod removed outright (grace 0, force delete) has its containers SIGKILLed.
+ * - A pod removed outright (grace 0, force delete) still gets the pod worker's minimum grace of 1 s: hooks for up to
+ *   that second, then SIGTERM, SIGKILL 2 s later (pod-runtime.ts, forceDelete).
  * - `evict()` is a kubelet-initiated termination without `deletionTimestamp` (node-pressure eviction, graceful node
- *   shutdown): a `DisruptionTarget` condition (reason `TerminationByKubelet`), the normal termination sequence, then
- *   phase `Failed` with reason `Evicted`; the pod object stays (https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/).
+ *   shutdown): a `DisruptionTarget` condition (reason `TerminationByKubelet`), the normal termination sequence with
+ *   the eviction manager's grace period (1 s for a hard threshold, see evictionGraceSeconds), then phase `Failed`
+ *   with reason `Evicted`; the pod object stays (https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/).
  * - Containers get `KUBECONFIG` pointing at the simulated API server: the stand-in for the service-account token
  *   mount (unless the pod sets `automountServiceAccountToken: false`).
  *
@@ -39,9 +41,39 @@ export interface KubeletOptions {
   secrets?: SecretData;
 }
 
+/** The eviction manager's grace for a hard threshold (pkg/kubelet/eviction/eviction_manager.go, immediateEvictionGracePeriodSeconds). */
+export const HARD_EVICTION_GRACE_SECONDS = 1;
+
 export interface EvictOptions {
+  /**
+   * Node-pressure eviction by a `hard` threshold (kubelet's defaults are all hard, e.g. memory.available<100Mi): 1 s
+   * grace whatever the pod asks. A `soft` threshold: min(evictionMaxPodGracePeriod, terminationGracePeriodSeconds),
+   * where a max of 0 (kubelet's default) leaves the pod's own grace period. Default `hard`.
+   */
+  threshold?: 'hard' | 'soft';
+  /** kubelet's --eviction-max-pod-grace-period, for soft thresholds. Default 0. */
+  maxPodGracePeriodSeconds?: number;
+  /**
+   * An explicit grace period instead of the eviction manager's rules: the other kubelet-initiated terminations
+   * (graceful node shutdown's shutdownGracePeriod, activeDeadlineSeconds).
+   */
   gracePeriodSeconds?: number;
   message?: string;
+}
+
+/**
+ * The grace period a kubelet-initiated termination gets: the eviction manager's override
+ * (pkg/kubelet/eviction/eviction_manager.go: hard → 1; soft → min(MaxPodGracePeriodSeconds, spec)), passed through the
+ * pod worker (pkg/kubelet/pod_workers.go, calculateEffectiveGracePeriod: an override of 0 leaves the spec's value,
+ * and nothing goes below 1 s).
+ */
+export function evictionGraceSeconds(specGraceSeconds: number | undefined, opts: EvictOptions = {}): number {
+  const spec = specGraceSeconds ?? 30;
+  let override: number;
+  if (opts.gracePeriodSeconds !== undefined) override = opts.gracePeriodSeconds;
+  else if ((opts.threshold ?? 'hard') === 'hard') override = HARD_EVICTION_GRACE_SECONDS;
+  else override = Math.min(opts.maxPodGracePeriodSeconds ?? 0, spec);
+  return Math.max(1, override > 0 ? override : spec);
 }
 
 export interface Kubelet {
@@ -126,7 +158,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
     if (event.type === 'DELETED') {
       if (runtime && !runtime.finished) {
         recorder.event({at: Date.now(), pod: name, type: 'force-deleted'});
-        track(runtime.kill());
+        track(runtime.forceDelete());
       }
       return;
     }
@@ -164,6 +196,7 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
       start: async () => {},
       terminate: async () => {},
       kill: async () => {},
+      forceDelete: async () => {},
       pids: () => [],
       terminating: false,
       finished: false,
@@ -203,8 +236,9 @@ export function createKubelet(opts: KubeletOptions): Kubelet {
           message: evictOpts.message ?? 'The node was low on resource: memory.',
         });
       });
-      recorder.event({at: Date.now(), pod: name, type: 'evicted', detail: {gracePeriodSeconds: evictOpts.gracePeriodSeconds}});
-      const graceMs = (evictOpts.gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+      const graceSeconds = evictionGraceSeconds(pod.spec.terminationGracePeriodSeconds, evictOpts);
+      recorder.event({at: Date.now(), pod: name, type: 'evicted', detail: {gracePeriodSeconds: graceSeconds, threshold: evictOpts.gracePeriodSeconds === undefined ? (evictOpts.threshold ?? 'hard') : undefined}});
+      const graceMs = graceSeconds * 1000;
       const p = runtime.terminate('evicted', graceMs);
       track(p);
       await p;

@@ -10,13 +10,14 @@
  *   (sidecars included) is ready. A container that exits while the pod is not terminating is restarted
  *   (restartPolicy Always) after a short back-off (1 s doubling to 8 s here, 10 s to 5 min in kubelet — see docs/demo.md).
  *
- * Termination (deletionTimestamp seen, or an eviction by the kubelet itself):
- * - every main container's preStop hook starts at once; each container gets SIGTERM right after its own hook ended
- *   (at once when it has none). A hook has the whole grace period; what is left after it is the container's time
- *   between SIGTERM and SIGKILL, at least 2 s (kubelet's minimumGracePeriodInSeconds): a hook that overruns the grace
- *   period is abandoned at its end, and the container is SIGKILLed 2 s later;
- * - native sidecars only after every main container exited, in reverse order, each with its own hook then SIGTERM,
- *   with what is left of the grace period (at least 2 s);
+ * Termination (deletionTimestamp seen, or an eviction by the kubelet itself), as kubelet's killContainer
+ * (pkg/kubelet/kuberuntime/kuberuntime_container.go) does it, in whole seconds:
+ * - every container is killed at once: every preStop hook starts at the same moment, a native sidecar's included;
+ *   a hook is waited for until it returns or the grace period ends, even if its container exits meanwhile; the
+ *   seconds it took (truncated) come off the grace period, and the rest (at least 2 s, minimumGracePeriodInSeconds)
+ *   is the container's time between SIGTERM and SIGKILL;
+ * - a native sidecar's SIGTERM waits for its turn: every main container and every sidecar declared after it exited
+ *   (terminationOrdering), or the rest of the grace period; that wait (truncated) comes off its grace period too;
  * - readiness probes keep running until a container exits (KEP-1669 needs `serving` of terminating pods);
  * - when every container exited: the terminal phase is written, and a deleted pod is removed (the final grace-0
  *   delete), which is what takes its endpoint out of the EndpointSlices.
@@ -68,7 +69,7 @@ interface ContainerState {
   env?: Record<string, string>;
 }
 
-export type TerminationCause = 'deleted' | 'evicted' | 'killed';
+export type TerminationCause = 'deleted' | 'evicted' | 'force-deleted' | 'killed';
 
 export interface PodRuntime {
   readonly namespace: string;
@@ -78,7 +79,9 @@ export interface PodRuntime {
   start(): Promise<void>;
   /** Begins graceful termination once; later calls return the same promise. Resolves when every container exited. */
   terminate(cause: TerminationCause, gracePeriodMs: number): Promise<void>;
-  /** SIGKILLs every container now (teardown, force delete). */
+  /** The pod object is gone (force delete): terminate with kubelet's 1 s minimum grace (see forceDelete below). */
+  forceDelete(): Promise<void>;
+  /** SIGKILLs every container now (teardown). */
   kill(): Promise<void>;
   /** PIDs (process groups) of the running containers. */
   pids(): number[];
@@ -378,58 +381,83 @@ export function createPodRuntime(initial: Pod, deps: PodRuntimeDeps): PodRuntime
   const termGate = new Promise<void>((resolve) => (openTermGate = resolve));
 
 
-  /** Hook then SIGTERM then SIGKILL for one container, with the pod's deadline. */
-  async function stopContainer(c: ContainerState, deadline: number): Promise<void> {
+  /**
+   * kubelet's killContainer (pkg/kubelet/kuberuntime/kuberuntime_container.go) for one container, in whole seconds as
+   * kubelet counts them: the preStop hook gets the whole grace period and is waited for until it returns or the grace
+   * period ends — even when the container exits meanwhile (executePreStopHook selects only on the hook and the
+   * timer); the seconds it took, truncated, come off the grace period. A native sidecar then waits for its turn
+   * (every main container and every later sidecar exited, or the rest of the grace period; truncated again). What
+   * is left is the SIGTERM → SIGKILL window, at least 2 s (minimumGracePeriodInSeconds).
+   */
+  async function stopContainer(c: ContainerState, graceSeconds: number, waitForTurn?: (limitMs: number) => Promise<void>): Promise<void> {
     clearTimeout(c.restartTimer);
     c.restartTimer = undefined;
     const proc = c.process;
+    // kubelet kills the containers the runtime reports running; an exited one has nothing left to stop.
     if (!proc?.running) return;
+    let grace = graceSeconds;
     const hook = c.spec.lifecycle?.preStop;
-    const hookStart = Date.now();
-    if (hook) {
+    if (hook && grace > 0) {
+      const hookStart = Date.now();
       const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(() => abort.abort(), grace * 1000);
       record('prestop-start', {kind: Object.keys(hook)[0]}, c.spec.name);
-      // The hook runs while the container may still exit by itself (kubelet aborts the wait then).
-      const result = await Promise.race([
-        runHook(hook, {podIp, ports: c.spec.ports, env: c.env ?? {}, cwd: process.cwd(), signal: abort.signal}),
-        proc.exited.then(() => ({ok: false, aborted: false, error: 'container exited during the hook'})),
-      ]);
+      const result = await runHook(hook, {podIp, ports: c.spec.ports, env: c.env ?? {}, cwd: process.cwd(), signal: abort.signal});
       clearTimeout(timer);
       abort.abort();
-      record('prestop-end', {...result, ms: Date.now() - hookStart}, c.spec.name);
+      const ms = Date.now() - hookStart;
+      record('prestop-end', {...result, ms}, c.spec.name);
+      grace -= Math.floor(ms / 1000);
     }
-    // Time left between SIGTERM and SIGKILL: what the hook left of the grace period, at least 2 s.
-    const remaining = Math.max(MIN_GRACE_AFTER_HOOK_MS, deadline - Date.now());
+    if (waitForTurn && grace > 0) {
+      const waitStart = Date.now();
+      await waitForTurn(grace * 1000);
+      grace -= Math.floor((Date.now() - waitStart) / 1000);
+    }
+    const killAfterMs = Math.max(MIN_GRACE_AFTER_HOOK_MS / 1000, grace) * 1000;
     if (proc.running) {
-      record('sigterm', {killAfterMs: remaining}, c.spec.name);
+      record('sigterm', {killAfterMs}, c.spec.name);
       proc.signal('SIGTERM');
     }
     const killTimer = setTimeout(() => {
       if (!proc.running) return;
       record('sigkill', undefined, c.spec.name);
       void proc.kill();
-    }, remaining);
+    }, killAfterMs);
     await proc.exited;
     clearTimeout(killTimer);
   }
 
   async function terminateSequence(cause: TerminationCause, gracePeriodMs: number): Promise<void> {
     const t0 = Date.now();
-    const deadline = t0 + gracePeriodMs;
-    record('terminating', {cause, gracePeriodMs});
+    // The pod worker's effective grace period: whole seconds, never below 1 (pod_workers.go,
+    // calculateEffectiveGracePeriod: "no matter what, we always supply a grace period of 1").
+    const graceSeconds = Math.max(1, Math.ceil(gracePeriodMs / 1000));
+    record('terminating', {cause, gracePeriodMs: graceSeconds * 1000});
     for (const c of all) c.startupProber?.stop();
     // Regular init containers still running are simply stopped, without hooks.
     await Promise.all(initContainers.filter((c) => c.role === 'init').map(async (c) => {
       if (c.process?.running) await c.process.kill();
     }));
-    await Promise.all(mainContainers.map((c) => stopContainer(c, deadline)));
-    record('main-containers-exited');
-    for (const c of [...initContainers].reverse()) {
-      if (c.role !== 'sidecar') continue;
-      // Sidecars get what is left of the grace period, and at least kubelet's 2 s minimum.
-      await stopContainer(c, Math.max(deadline, Date.now() + MIN_GRACE_AFTER_HOOK_MS));
-    }
+    // Every container is killed at once (killContainersWithSyncResult: one goroutine each), so every preStop hook —
+    // a native sidecar's included — starts now. Only a sidecar's SIGTERM waits for its turn (terminationOrdering):
+    // after every main container and every sidecar declared after it exited.
+    const exited = new Map<ContainerState, Promise<void>>();
+    for (const c of all) exited.set(c, c.process?.running ? c.process.exited.then(() => undefined) : Promise.resolve());
+    const sidecars = initContainers.filter((c) => c.role === 'sidecar');
+    const turnOf = (c: ContainerState): ((limitMs: number) => Promise<void>) => {
+      const before = [...mainContainers, ...sidecars.slice(sidecars.indexOf(c) + 1)].map((x) => exited.get(x)!);
+      return (limitMs) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, limitMs);
+          void Promise.all(before).then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+    };
+    const mainDone = Promise.all(mainContainers.map((c) => stopContainer(c, graceSeconds))).then(() => record('main-containers-exited'));
+    await Promise.all([mainDone, ...sidecars.map((c) => stopContainer(c, graceSeconds, turnOf(c)))]);
     for (const c of all) {
       stopProbes(c);
       clearTimeout(c.restartTimer);
@@ -454,6 +482,32 @@ export function createPodRuntime(initial: Pod, deps: PodRuntimeDeps): PodRuntime
     }
   }
 
+  /**
+   * The pod object was removed (force delete) while its containers run. The pod worker still terminates it with a
+   * grace period of at least 1 s: the hooks get that second, SIGKILL follows 2 s after SIGTERM. A termination already
+   * under way is cut the same way: whatever still runs gets SIGTERM after that second and SIGKILL 2 s later.
+   */
+  function forceDelete(): Promise<void> {
+    if (!termination) {
+      terminating = true;
+      openTermGate();
+      termination = terminateSequence('force-deleted', 1000);
+      return termination;
+    }
+    record('force-deleted-while-terminating');
+    const running = all.filter((c) => c.process?.running);
+    const term = setTimeout(() => {
+      for (const c of running) if (c.process?.running) c.process.signal('SIGTERM');
+    }, 1000);
+    const kill = setTimeout(() => {
+      for (const c of running) if (c.process?.running) void c.process.kill();
+    }, 1000 + MIN_GRACE_AFTER_HOOK_MS);
+    return termination.finally(() => {
+      clearTimeout(term);
+      clearTimeout(kill);
+    });
+  }
+
   return {
     namespace,
     name,
@@ -467,6 +521,7 @@ export function createPodRuntime(initial: Pod, deps: PodRuntimeDeps): PodRuntime
     async start() {
       void startSequence();
     },
+    forceDelete,
     terminate(cause, gracePeriodMs) {
       if (!termination) {
         terminating = true;

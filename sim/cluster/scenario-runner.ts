@@ -14,8 +14,11 @@ import type {Lag} from '../kube/reconcile-queue.js';
 import type {Pod} from '../kube/types.js';
 import {summarize, type LoadReport, type Outcome, type RequestRecord} from '../load.js';
 import {createDeploymentController, TEMPLATE_HASH_LABEL, type DeploymentController, type RolloutRecord} from './deployment-controller.js';
+import {readChartPresets} from './chart-presets.js';
+import {COREDNS_CACHE_MS, type DnsStats} from './cluster-dns.js';
 import {createEndpointView, type EndpointView} from './endpoint-view.js';
-import {dataPlaneScript, startDataPlane, type DataPlane, type DataPlaneLoad, type DataPlaneResult} from './data-plane.js';
+import {dataPlaneScript, startDataPlane, type DataPlane, type DataPlaneLoad, type DataPlaneRecord, type DataPlaneResult} from './data-plane.js';
+import {seededRandom} from './propagation-lag.js';
 import {createImageMap, findRepoRoot, type ImageMap} from './images.js';
 import type {IngressStats} from './ingress.js';
 import {createKubelet, type Kubelet} from './kubelet.js';
@@ -34,6 +37,13 @@ export interface RunOptions {
   /** The Deployment and Service to roll, instead of a named scenario's (scenario: 'custom'). */
   definition?: ScenarioDefinition;
   replicas?: number;
+  /**
+   * Simulated nodes. Each has its own kubelet (pods are spread over them in turn), its own kube-proxy with its own
+   * lagged view of the slices, and its own share of the clients. Default 3.
+   */
+  nodes?: number;
+  /** Seed of the propagation lag draws (each view gets its own stream from it). Default 1. */
+  seed?: number;
   /** Total request rate (both load paths). Default 200. */
   rps?: number;
   /** Consecutive rolling updates. Default 1. */
@@ -96,7 +106,7 @@ export interface ScenarioResult {
   requests: Omit<LoadReport, 'records'>;
   /** Failed requests by outcome (only non-ok outcomes). */
   failedByKind: Partial<Record<Outcome, number>>;
-  byPath: {service: Omit<LoadReport, 'records'>; ingress: Omit<LoadReport, 'records'>};
+  byPath: {service: Omit<LoadReport, 'records'>; ingress: Omit<LoadReport, 'records'>; dns: Omit<LoadReport, 'records'>};
   /**
    * Each rolling update: `durationMs` until every new pod was Ready and every old one deleted (what `kubectl rollout
    * status` waits for), `untilOldPodsGoneMs` until the last old pod was gone too (its drain included).
@@ -114,10 +124,18 @@ export interface ScenarioResult {
    */
   floors: {pod: string; routedForMs: number; longestRequestMs: number; floorMs: number; drainMs: number; ratio: number}[];
   timeline: SecondBucket[];
+  /** Every node's kube-proxy together, and each one. */
   lb: L4Stats;
+  lbByNode: L4Stats[];
   ingress: IngressStats;
-  /** Every request (for the SVG timeline and tests); with `via`. */
-  records: (RequestRecord & {via: 'service' | 'ingress'})[];
+  dns: DnsStats;
+  nodes: number;
+  /** The Service is headless: the load went through DNS-caching clients. */
+  headless: boolean;
+  /** The longest propagation lag any node's kube-proxy drew in this run (ms), and how many draws exceeded settle. */
+  proxyLag: {slowestMs: number; draws: number; overSettle: number};
+  /** Every request (for the SVG timeline and tests); with `via` (and `node` for the Service's virtual IP). */
+  records: DataPlaneRecord[];
   recorder: PodRecorder;
   /** lameduck's `drain summary` log lines, per pod. */
   drainSummaries: {pod: string; summary: Record<string, unknown>}[];
@@ -127,9 +145,10 @@ export const DEFAULT_PARAMS: ScenarioParams = {
   replicas: 3,
   gracePeriodSeconds: 30,
   sleepSeconds: 5,
-  settleMs: 0, // computed from the lags unless given
-  quietMs: 1000,
-  fallbackDelayMs: 15_000,
+  // lameduck's timing: the library chart's defaults (charts/lameduck/values.yaml) unless given.
+  settleMs: 0,
+  quietMs: 0,
+  fallbackDelayMs: 0,
   maxSurge: 1,
   maxUnavailable: 0,
   probePeriodSeconds: 1,
@@ -137,6 +156,12 @@ export const DEFAULT_PARAMS: ScenarioParams = {
 
 /** terminationGracePeriodSeconds of the kind (b) scenarios (unless given). */
 export const LEGACY_GRACE_SECONDS = 15;
+
+/**
+ * terminationGracePeriodSeconds of the headless scenarios (unless given): a DNS-routed pod has to outlast the cached
+ * answers (30 s TTL), so the 30 s default leaves no room for it.
+ */
+export const HEADLESS_GRACE_SECONDS = 60;
 
 const strip = (r: LoadReport): Omit<LoadReport, 'records'> => {
   const {records: _r, ...rest} = r;
@@ -148,15 +173,26 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const rps = opts.rps ?? 200;
   const rolloutCount = opts.rollouts ?? 1;
   const ingressShare = opts.ingressShare ?? 0.25;
+  const nodeCount = opts.nodes ?? 3;
+  if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new RangeError(`nodes must be a whole number >= 1, got ${opts.nodes}`);
+  const seed = opts.seed ?? 1;
   const params: ScenarioParams = {
     ...DEFAULT_PARAMS,
     // Kind (b) pods wait for SIGKILL at the end of the grace period: a shorter one keeps the demo short.
     ...(opts.scenario.startsWith('legacy-b') ? {gracePeriodSeconds: LEGACY_GRACE_SECONDS} : {}),
+    ...(opts.scenario.startsWith('headless-') ? {gracePeriodSeconds: HEADLESS_GRACE_SECONDS} : {}),
     replicas: opts.replicas ?? DEFAULT_PARAMS.replicas,
     ...opts.params,
   };
-  // lameduck's settle is a per-environment value: the slowest data plane's propagation lag after deregistration.
-  if (!opts.params?.settleMs) params.settleMs = Math.max(maxLag(lags.loadBalancer), ingressShare > 0 ? maxLag(lags.ingress) : 0);
+  // lameduck runs as the chart configures it by default, not tuned to the simulated lags: a slow node's kube-proxy
+  // can outlast settle, and then only the quiet detector stands between it and a dropped request.
+  const repoRoot = findRepoRoot();
+  if (!params.settleMs || !params.quietMs || !params.fallbackDelayMs) {
+    const chart = readChartPresets(repoRoot);
+    params.settleMs ||= chart.settleMs;
+    params.quietMs ||= chart.quietMs;
+    params.fallbackDelayMs ||= chart.fallbackDelayMs;
+  }
   if (opts.scenario === 'custom' && !opts.definition) throw new RangeError("scenario 'custom' needs a definition");
   const def: ScenarioDefinition = opts.definition ?? defineScenario(opts.scenario as ScenarioName, params);
   const ns = def.deployment.namespace ?? 'default';
@@ -165,7 +201,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const portName = def.service.spec.ports?.[0]?.name ?? '';
   const replicas = def.deployment.replicas;
   const rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 120_000;
-  const repoRoot = findRepoRoot();
+  const headless = def.headless === true;
   const images = opts.images ?? createImageMap({repoRoot});
   let startedAt = Date.now();
   let stage: Progress['stage'] = 'starting';
@@ -175,13 +211,14 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const ips = createLoopbackIpPool();
   const recorder = createPodRecorder();
   let api: ApiServer | undefined;
-  let kubelet: Kubelet | undefined;
+  const kubelets: Kubelet[] = [];
   let deployment: DeploymentController | undefined;
   const views: EndpointView[] = [];
   let dataPlane: DataPlane | undefined;
   let dataPlaneResult: DataPlaneResult | undefined;
   const oldPodsGoneAt: number[] = [];
-  const viewHistory: Record<'lb' | 'ingress', {at: number; routable: string[]}[]> = {lb: [], ingress: []};
+  const lbViews: EndpointView[] = [];
+  const viewHistory: Record<string, {at: number; routable: string[]}[]> = {};
   let progressTimer: NodeJS.Timeout | undefined;
   let aborted = false;
 
@@ -217,31 +254,42 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     api = await startApiServer({tls: opts.tls ?? true, endpointSliceLag: lags.controller});
     const kubeconfigPath = api.writeKubeconfig(dir, {namespace: ns});
     if (def.denyApi) api.faults.deny('*', '*');
-    kubelet = createKubelet({store: api.store, images, ips, kubeconfigPath, recorder});
+    const nodeNames = Array.from({length: nodeCount}, (_, i) => `sim-node-${i + 1}`);
+    for (const nodeName of nodeNames) kubelets.push(createKubelet({store: api.store, images, ips, kubeconfigPath, recorder, nodeName}));
     api.store.createService(def.service);
     progressTimer = setInterval(progress, 500);
     progressTimer.unref();
 
-    deployment = createDeploymentController({store: api.store, deployment: def.deployment});
+    deployment = createDeploymentController({store: api.store, deployment: def.deployment, nodes: nodeNames});
     await deployment.waitForRollout(rolloutTimeoutMs);
     checkAbort();
 
-    const lbView = createEndpointView({store: api.store, namespace: ns, service: serviceName, portName, lag: lags.loadBalancer});
-    const ingressView = createEndpointView({store: api.store, namespace: ns, service: serviceName, portName, lag: lags.ingress});
-    views.push(lbView, ingressView);
+    // One kube-proxy per node, each following the slices with its own draws of the lag; the ingress; CoreDNS.
+    let stream = 0;
+    const viewOf = (lag: Lags['loadBalancer']): EndpointView =>
+      createEndpointView({store: api!.store, namespace: ns, service: serviceName, portName, lag, random: seededRandom(seed * 7919 + ++stream)});
+    for (let i = 0; i < nodeCount; i++) lbViews.push(viewOf(lags.loadBalancer));
+    const ingressView = viewOf(lags.ingress);
+    const dnsView = viewOf(lags.dns);
+    views.push(...lbViews, ingressView, dnsView);
     // What each data plane routed to, when: the floor of a drain is when the last of them stopped routing to a pod.
-    for (const [name, v] of [['lb', lbView], ['ingress', ingressView]] as const) {
-      viewHistory[name].push({at: Date.now(), routable: routableEndpoints(v.endpoints()).endpoints.map((e) => e.ip)});
-      v.onChange((eps) => viewHistory[name].push({at: Date.now(), routable: routableEndpoints(eps).endpoints.map((e) => e.ip)}));
+    // Ready-only for the ingress and DNS (no terminating fallback there).
+    const tracked: [string, EndpointView, 'kube-proxy' | 'ready-only'][] = headless
+      ? [['dns', dnsView, 'ready-only']]
+      : [...lbViews.map((v, i) => [`lb${i}`, v, 'kube-proxy'] as [string, EndpointView, 'kube-proxy']), ...(ingressShare > 0 ? [['ingress', ingressView, 'ready-only'] as [string, EndpointView, 'ready-only']] : [])];
+    for (const [name, v, policy] of tracked) {
+      viewHistory[name] = [{at: Date.now(), routable: routableEndpoints(v.endpoints(), policy).endpoints.map((e) => e.ip)}];
+      v.onChange((eps) => viewHistory[name]!.push({at: Date.now(), routable: routableEndpoints(eps, policy).endpoints.map((e) => e.ip)}));
     }
     // The data planes start with the current slices; wait until those list every replica as ready.
     await waitFor('endpoints ready in the data planes', () =>
-      [lbView, ingressView].every((v) => v.endpoints().filter((e) => e.ready).length >= replicas),
-      maxLag(lags.controller) + maxLag(lags.ingress) + 30_000,
+      views.every((v) => v.endpoints().filter((e) => e.ready).length >= replicas),
+      maxLag(lags.controller) + Math.max(maxLag(lags.ingress), maxLag(lags.loadBalancer), maxLag(lags.dns)) + 30_000,
     );
+    const nodeHosts = lbViews.map(() => ips.allocate());
     dataPlane = await startDataPlane({
-      views: {lb: lbView, ingress: ingressView},
-      hosts: {lb: ips.allocate(), ingress: ips.allocate()},
+      views: {lb: lbViews, ingress: ingressView, dns: dnsView},
+      hosts: {lb: nodeHosts, ingress: ips.allocate()},
       inline: opts.inlineDataPlane,
       processScript: dataPlaneScript(repoRoot),
     });
@@ -254,11 +302,17 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       timeoutMs: 15_000,
       durationMs: 30 * 60_000,
     };
-    const serviceRps = rps * (1 - ingressShare);
-    const ingressRps = rps * ingressShare;
     const loads: DataPlaneLoad[] = [];
-    if (serviceRps > 0) loads.push({via: 'service', options: {rps: serviceRps, ...loadCommon}});
-    if (ingressRps > 0) loads.push({via: 'ingress', options: {rps: ingressRps, ...loadCommon}});
+    if (headless) {
+      // One client application per node, each with its own resolver cache.
+      for (let node = 0; node < nodeCount; node++) loads.push({via: 'dns', node, options: {rps: rps / nodeCount, ...loadCommon}});
+    } else {
+      const serviceRps = rps * (1 - ingressShare);
+      const ingressRps = rps * ingressShare;
+      // The Service's clients are spread over the nodes: each goes through its own node's kube-proxy.
+      if (serviceRps > 0) for (let node = 0; node < nodeCount; node++) loads.push({via: 'service', node, options: {rps: serviceRps / nodeCount, ...loadCommon}});
+      if (ingressRps > 0) loads.push({via: 'ingress', options: {rps: ingressRps, ...loadCommon}});
+    }
     await dataPlane.startLoads(loads);
 
     setStage('warmup');
@@ -290,7 +344,9 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       checkAbort();
       const current = new Set(api!.store.list<Pod>('pods', ns).map((p) => p.status?.podIP));
       return views.every((v) => v.endpoints().length === replicas && v.endpoints().every((e) => current.has(e.ip) && e.ready));
-    }, maxLag(lags.controller) + maxLag(lags.loadBalancer) + maxLag(lags.ingress) + 30_000, 50);
+    }, maxLag(lags.controller) + maxLag(lags.loadBalancer) + maxLag(lags.ingress) + maxLag(lags.dns) + 30_000, 50);
+    // DNS-caching clients may hold an answer with a gone pod's IP for a whole TTL after CoreDNS caught up.
+    if (headless) await sleep(COREDNS_CACHE_MS);
     await sleep(opts.cooldownMs ?? 1000);
   } catch (err) {
     if (!(err instanceof ScenarioAbortedError) && !opts.signal?.aborted) throw err;
@@ -303,7 +359,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     } finally {
       for (const v of views) v.close();
       deployment?.stop();
-      await kubelet?.stop();
+      await Promise.all(kubelets.map((k) => k.stop()));
       await api?.shutdown();
       rmSync(dir, {recursive: true, force: true});
       releaseLock?.();
@@ -345,7 +401,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     aborted,
     requests: strip(all),
     failedByKind,
-    byPath: {service: strip(service), ingress: strip(viaIngress)},
+    byPath: {service: strip(service), ingress: strip(viaIngress), dns: strip(summarize(records.filter((r) => r.via === 'dns')))},
     rollouts: (deployment?.rollouts ?? []).slice(1).map((r, i) => ({
       ...r,
       durationMs: r.completedAt === undefined ? undefined : r.completedAt - r.startedAt,
@@ -354,10 +410,18 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     pods,
     longestDrainMs: drains.length > 0 ? Math.max(...drains) : 0,
     longestRequestMs: okDurations.length > 0 ? Math.max(...okDurations) : 0,
-    floors: computeFloors(pods, records, viewHistory, ingressShare > 0),
+    floors: computeFloors(pods, records, viewHistory),
     timeline,
     lb: dataPlaneResult?.lb ?? {connections: 0, byPod: {}, fallback: 0, noEndpoint: 0, refused: 0, resets: 0},
+    lbByNode: dataPlaneResult?.lbByNode ?? [],
     ingress: dataPlaneResult?.ingress ?? {requests: 0, byPod: {}, badGateway: 0, noEndpoint: 0, cut: 0},
+    dns: dataPlaneResult?.dns ?? {queries: 0, lookups: 0, empty: 0},
+    nodes: nodeCount,
+    headless,
+    proxyLag: (() => {
+      const drawn = lbViews.flatMap((v) => v.lags());
+      return {slowestMs: drawn.length > 0 ? Math.round(Math.max(...drawn)) : 0, draws: drawn.length, overSettle: drawn.filter((d) => d > params.settleMs).length};
+    })(),
     records,
     recorder,
     drainSummaries,
@@ -378,17 +442,17 @@ export type {Lag};
 function computeFloors(
   pods: PodSummary[],
   records: RequestRecord[],
-  history: Record<'lb' | 'ingress', {at: number; routable: string[]}[]>,
-  withIngress: boolean,
+  history: Record<string, {at: number; routable: string[]}[]>,
 ): ScenarioResult['floors'] {
   const out: ScenarioResult['floors'] = [];
   for (const p of pods) {
     if (p.terminatingAt === undefined || p.terminationMs === undefined || !p.ip) continue;
     let routedUntil = p.terminatingAt;
-    for (const name of withIngress ? (['lb', 'ingress'] as const) : (['lb'] as const)) {
+    for (const name of Object.keys(history)) {
       // The first snapshot after the deletion that no longer routes to the pod (later ones never route to it again).
-      const stop = history[name].find((h) => h.at >= p.terminatingAt! && !h.routable.includes(p.ip!));
-      if (stop) routedUntil = Math.max(routedUntil, stop.at);
+      const stop = history[name]!.find((h) => h.at >= p.terminatingAt! && !h.routable.includes(p.ip!));
+      // A DNS client may still hold an answer naming the pod for a whole TTL after CoreDNS dropped it.
+      if (stop) routedUntil = Math.max(routedUntil, stop.at + (name === 'dns' ? COREDNS_CACHE_MS : 0));
     }
     // The longest request the pod had in flight during its drain: served by it, running at some point between the
     // deletion and the moment the last data plane stopped sending to it.

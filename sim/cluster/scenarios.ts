@@ -10,6 +10,10 @@
  *   (LAMEDUCK_FALLBACK_DELAY) stands between the trigger and settling.
  * - `legacy-b-bare`: the legacy app of kind (b), a PID 1 that ignores SIGTERM: the pod hangs until SIGKILL at the end
  *   of the grace period. The figure is the pod's termination time.
+ * - `headless-bare` / `headless-lameduck`: the legacy app alone / behind classic lameduck, behind a headless Service
+ *   (`clusterIP: None`) whose clients resolve its name through the cluster DNS, cache the answer for its TTL (30 s, as
+ *   CoreDNS's default Corefile) and connect to pod IPs directly (cluster-dns.ts). No kube-proxy, no ingress, no
+ *   terminating fallback: what a DNS-caching client sees of a pod going away.
  * - `legacy-b-lameduck`: the same app behind classic lameduck with `LAMEDUCK_APP_EXIT=signal:SIGKILL` and
  *   `LAMEDUCK_APP_PROCESS` matching the app's command line: at release lameduck kills the app, so the pod goes as soon
  *   as the drain is done. (On a real cluster `signal:` needs `shareProcessNamespace: true` so the sidecar sees the
@@ -19,8 +23,19 @@
 import type {Service} from '../kube/types.js';
 import type {Lag} from '../kube/reconcile-queue.js';
 import type {DeploymentSpec, PodTemplate} from './deployment-controller.js';
+import {DEFAULT_NODE_PROXY_LAG, maxLagMs, type LagDistribution} from './propagation-lag.js';
 
-export const SCENARIOS = ['bare', 'sleep', 'lameduck', 'lameduck-native', 'lameduck-noapi', 'legacy-b-bare', 'legacy-b-lameduck'] as const;
+export const SCENARIOS = [
+  'bare',
+  'sleep',
+  'lameduck',
+  'lameduck-native',
+  'lameduck-noapi',
+  'legacy-b-bare',
+  'legacy-b-lameduck',
+  'headless-bare',
+  'headless-lameduck',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export function isScenarioName(s: string): s is ScenarioName {
@@ -55,6 +70,8 @@ export interface ScenarioDefinition {
   description: string;
   /** Uses lameduck (needs dist/proxy/src/main.js). */
   lameduck: boolean;
+  /** A headless Service: the load goes through DNS-caching clients to pod IPs. */
+  headless?: boolean;
   /** The API server denies lameduck everything (403). */
   denyApi: boolean;
   /** The figure that matters is the pod's termination time (kind (b)), not only failed requests. */
@@ -125,9 +142,11 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
   let lameduck = false;
   let targetPort = 'http';
   let grace = p.gracePeriodSeconds;
+  const headless = name.startsWith('headless-');
   switch (name) {
     case 'bare':
-      description = 'the legacy app alone: SIGTERM at once';
+    case 'headless-bare':
+      description = headless ? 'headless Service, DNS-caching clients; the legacy app alone' : 'the legacy app alone: SIGTERM at once';
       containers = [appContainer(p, {ignoreSigterm: false, probe: true, marker: false})];
       break;
     case 'sleep':
@@ -136,7 +155,13 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
       break;
     case 'lameduck':
     case 'lameduck-noapi':
-      description = name === 'lameduck' ? 'lameduck classic sidecar, app preStop /prestop' : `lameduck without API access: ${p.fallbackDelayMs / 1000}s timed fallback`;
+    case 'headless-lameduck':
+      description =
+        name === 'lameduck'
+          ? 'lameduck classic sidecar, app preStop /prestop'
+          : headless
+            ? 'headless Service, DNS-caching clients; lameduck classic sidecar'
+            : `lameduck without API access: ${p.fallbackDelayMs / 1000}s timed fallback`;
       lameduck = true;
       targetPort = 'proxy';
       containers = [
@@ -181,6 +206,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
     name,
     description,
     lameduck,
+    headless,
     denyApi: name === 'lameduck-noapi',
     terminationFigure: name.startsWith('legacy-b'),
     deployment: {
@@ -192,7 +218,11 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
     },
     service: {
       metadata: {name: 'web', namespace: 'default'},
-      spec: {selector: labels, ports: [{name: 'http', port: 80, targetPort, protocol: 'TCP'}]},
+      spec: {
+        selector: labels,
+        ...(headless ? {clusterIP: 'None'} : {}),
+        ports: [{name: 'http', port: 80, targetPort, protocol: 'TCP'}],
+      },
     },
   };
 }
@@ -201,18 +231,24 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
 export interface Lags {
   /** EndpointSlice controller reaction. Default 0–2 s. */
   controller: Lag;
-  /** kube-proxy propagation. Default 0.5–3 s. */
-  loadBalancer: Lag;
+  /**
+   * kube-proxy propagation, drawn independently for each node's kube-proxy and each change. Default: 80 % in
+   * 0.1–1 s, 20 % in 1–6 s (propagation-lag.ts) — a tail beyond lameduck's default settle (2 s).
+   */
+  loadBalancer: LagDistribution;
   /** Ingress / cloud LB, longer. Default 1–4 s. */
-  ingress: Lag;
+  ingress: LagDistribution;
+  /** CoreDNS's kubernetes plugin (its informer). Default 0.1–1 s. */
+  dns: LagDistribution;
 }
 
 export const DEFAULT_LAGS: Lags = {
   controller: {minMs: 0, maxMs: 2000},
-  loadBalancer: {minMs: 500, maxMs: 3000},
+  loadBalancer: DEFAULT_NODE_PROXY_LAG,
   ingress: {minMs: 1000, maxMs: 4000},
+  dns: {minMs: 100, maxMs: 1000},
 };
 
-export function maxLag(lag: Lag): number {
-  return typeof lag === 'number' ? lag : lag.maxMs;
+export function maxLag(lag: LagDistribution): number {
+  return maxLagMs(lag);
 }

@@ -10,6 +10,7 @@ import {
   methodNotAllowed,
   noSuchResource,
   notFound,
+  tooLargeResourceVersion,
   tooManyRequests,
   unauthorized,
 } from './errors.js';
@@ -225,12 +226,36 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
     res.end('404 page not found\n');
   }
 
+  /**
+   * Which state a list reads (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions):
+   * no resourceVersion -> consistent (current); Exact -> that revision; otherwise (0, or NotOlderThan N) -> the watch
+   * cache, which may lag (faults.lagWatchCache) but never answers older than N.
+   */
+  function listRevision(query: URLSearchParams): number | undefined {
+    const param = query.get('resourceVersion');
+    const match = query.get('resourceVersionMatch');
+    if (param === null || param === '') {
+      if (match) throw badRequest(`resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided`);
+      return undefined;
+    }
+    const n = Number(param);
+    if (!/^\d+$/.test(param) || !Number.isSafeInteger(n)) throw badRequest(`resourceVersion: Invalid value: "${param}": must be a non-negative integer`);
+    if (match && match !== 'NotOlderThan' && match !== 'Exact') {
+      throw badRequest(`resourceVersionMatch: Unsupported value: "${match}": supported values: "Exact", "NotOlderThan"`);
+    }
+    if (match === 'Exact') return n;
+    const cache = faults.watchCacheRevision() ?? store.resourceVersion();
+    if (n > cache) throw tooLargeResourceVersion(n, cache);
+    return cache;
+  }
+
   function listBody(route: Route, query: URLSearchParams, accept: string | undefined): unknown {
     const {info} = route;
     const labelSelector = parseLabelSelector(query.get('labelSelector') ?? undefined);
     const fieldSelector = parseFieldSelector(query.get('fieldSelector') ?? undefined, info.fieldLabels);
-    const resourceVersion = String(store.resourceVersion());
-    let items = store.list(info.resource as ResourceName, route.namespace, {labelSelector, fieldSelector});
+    const at = listRevision(query);
+    const resourceVersion = String(at ?? store.resourceVersion());
+    let items = store.list(info.resource as ResourceName, route.namespace, {labelSelector, fieldSelector, atResourceVersion: at});
     const limit = Number(query.get('limit') ?? 0);
     const cont = query.get('continue');
     let continueToken: string | undefined;

@@ -96,6 +96,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     },
     dropWatches: () => watches.destroyAll(),
     stallWatches: (on) => watches.setStalled(on),
+    revision: () => store.resourceVersion(),
     rotateToken(newToken, o) {
       token = newToken;
       if (o.rewriteServiceAccountFiles ?? true) {

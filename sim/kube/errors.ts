@@ -16,7 +16,8 @@ export type StatusReason =
   | 'Invalid'
   | 'TooManyRequests'
   | 'InternalError'
-  | 'ServiceUnavailable';
+  | 'ServiceUnavailable'
+  | 'Timeout';
 
 /** A failed API operation; `code` is the Kubernetes StatusReason, `status` the exact body sent to clients. */
 export class ApiError extends Error {
@@ -143,6 +144,19 @@ export function unsupportedMediaType(contentType: string): ApiError {
 /** The watch cache's answer to a resourceVersion older than its history (what informers turn into a re-list). */
 export function expired(requested: number, oldest: number): ApiError {
   return new ApiError(failure(410, 'Expired', `too old resource version: ${requested} (${oldest})`));
+}
+
+/**
+ * A list `resourceVersion=N&resourceVersionMatch=NotOlderThan` the watch cache could not reach: kube-apiserver waits up
+ * to 3 s for the cache to catch up, then answers this (storage/cacher, `NewTooLargeResourceVersionError`).
+ */
+export function tooLargeResourceVersion(requested: number, current: number): ApiError {
+  return new ApiError(
+    failure(504, 'Timeout', `Too large resource version: ${requested}, current: ${current}`, {
+      causes: [{reason: 'ResourceVersionTooLarge', message: 'Too large resource version'}],
+      retryAfterSeconds: 1,
+    }),
+  );
 }
 
 export function tooManyRequests(retryAfterSeconds: number): ApiError {

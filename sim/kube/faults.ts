@@ -38,7 +38,14 @@ export interface Faults {
   throttle(opts: ThrottleOptions): void;
   /** The bearer token changes; the old one then gets 401. */
   rotateToken(newToken: string, opts?: RotateTokenOptions): void;
-  /** Lifts every request-level fault (denials, throttling) and ends a stall. */
+  /**
+   * The watch cache stops following etcd (an API server whose cache lags, one of several behind a load balancer):
+   * lists it serves — `resourceVersion=0`, or NotOlderThan a version it has — answer the state as of this moment;
+   * NotOlderThan a newer version gets 504 "Too large resource version"; consistent reads (no resourceVersion) answer
+   * the current state, as kube-apiserver's do. `false` (or reset()) lets the cache catch up. Watches are not delayed.
+   */
+  lagWatchCache(on: boolean): void;
+  /** Lifts every request-level fault (denials, throttling, a lagging cache) and ends a stall. */
   reset(): void;
 }
 
@@ -47,6 +54,8 @@ export interface FaultState {
   isDenied(verb: string, resource: string): boolean;
   /** Retry-After seconds if this request is to be throttled (consumes one from a count). */
   takeThrottle(verb: string, resource: string): number | undefined;
+  /** The revision the watch cache is stuck at; undefined while it follows etcd. */
+  watchCacheRevision(): number | undefined;
 }
 
 export interface FaultHooks {
@@ -54,12 +63,15 @@ export interface FaultHooks {
   dropWatches(): void;
   stallWatches(on: boolean): void;
   rotateToken(newToken: string, opts: RotateTokenOptions): void;
+  /** The store's current resourceVersion. */
+  revision(): number;
   now?: () => number;
 }
 
 export function createFaults(hooks: FaultHooks): Faults & FaultState {
   const now = hooks.now ?? Date.now;
   const denied = new Set<string>();
+  let cacheRevision: number | undefined;
   let throttles: {remaining?: number; until?: number; retryAfterSeconds: number; verb?: string; resource?: string}[] = [];
 
   const key = (verb: string, resource: string): string => `${verb} ${resource}`;
@@ -88,7 +100,11 @@ export function createFaults(hooks: FaultHooks): Faults & FaultState {
       });
     },
     rotateToken: (newToken, opts = {}) => hooks.rotateToken(newToken, opts),
+    lagWatchCache(on) {
+      cacheRevision = on ? (cacheRevision ?? hooks.revision()) : undefined;
+    },
     reset() {
+      cacheRevision = undefined;
       denied.clear();
       throttles = [];
       hooks.stallWatches(false);
@@ -97,6 +113,7 @@ export function createFaults(hooks: FaultHooks): Faults & FaultState {
     isDenied(verb, resource) {
       return denied.has(key(verb, resource)) || denied.has(key('*', resource)) || denied.has(key(verb, '*')) || denied.has(key('*', '*'));
     },
+    watchCacheRevision: () => cacheRevision,
     takeThrottle(verb, resource) {
       const t = now();
       throttles = throttles.filter((th) => (th.remaining === undefined || th.remaining > 0) && (th.until === undefined || th.until > t));

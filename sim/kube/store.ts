@@ -31,6 +31,8 @@ export type StoreListener<T extends KubeObject = KubeObject> = (event: StoreEven
 export interface ListOptions {
   labelSelector?: string | Selector;
   fieldSelector?: string | FieldSelector;
+  /** The state as it was at this resourceVersion (rebuilt from history; 410 Expired if that was compacted). */
+  atResourceVersion?: number;
 }
 
 export interface WriteOptions {
@@ -391,15 +393,31 @@ export function createStore(options: StoreOptions = {}): Store {
       ? parseFieldSelector(opts.fieldSelector, info.fieldLabels)
       : opts.fieldSelector;
     const out: T[] = [];
-    const keys = [...bucket(resource).keys()].sort();
+    const source = opts.atResourceVersion === undefined ? bucket(resource) : stateAt(resource, opts.atResourceVersion);
+    const keys = [...source.keys()].sort();
     for (const k of keys) {
-      const obj = bucket(resource).get(k)!;
+      const obj = source.get(k)!;
       if (info.namespaced && namespace !== undefined && namespace !== '' && obj.metadata.namespace !== namespace) continue;
       if (!labels.matches(obj.metadata.labels)) continue;
       if (!fields.matches(withFieldAliases(obj))) continue;
       out.push(clone(obj) as T);
     }
     return out;
+  }
+
+  /** The objects of `resource` as they were at `at`: today's, with every later change undone, newest first. */
+  function stateAt(resource: ResourceName, at: number): Map<string, KubeObject> {
+    if (at >= rv) return bucket(resource);
+    if (at < compactedThrough) throw expired(at, compactedThrough + 1);
+    const state = new Map(bucket(resource));
+    for (let i = history.length - 1; i >= 0 && history[i].resourceVersion > at; i--) {
+      const e = history[i];
+      if (e.resource !== resource) continue;
+      const k = key(e.object.metadata.namespace ?? '', e.object.metadata.name ?? '');
+      if (e.type === 'ADDED') state.delete(k);
+      else if (e.oldObject) state.set(k, e.oldObject);
+    }
+    return state;
   }
 
   function changesSince(resource: ResourceName, since: number): StoreEvent[] {

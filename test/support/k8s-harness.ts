@@ -73,6 +73,7 @@ export interface Summary {
   deadlineSource: string;
   deregistration: string;
   fallbackReason?: string;
+  dnsSettleMs?: number;
   podTerminating?: boolean;
   deletionConfirmed: boolean;
   timeToDeregistrationMs: number;

@@ -50,9 +50,17 @@ export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.Er
       socket.destroy();
       return;
     }
+    const current = (socket as Socket & {_httpMessage?: TrackedResponse | null})._httpMessage ?? undefined;
+    if (code === 'HPE_CLOSED_CONNECTION') {
+      // A request pipelined after one that asked for `Connection: close`: not processed (RFC 9112 §9.6), not
+      // malformed either. The response in progress still goes out whole; its `close` ends the connection.
+      ctx.metrics.refusedRequests.labels('after_close').inc();
+      if (current === undefined) socket.destroySoon();
+      else socket.pause();
+      return;
+    }
     ctx.metrics.badRequests.inc();
     if (ctx.debug) ctx.log.debug('malformed request', {code, reason: (err as {reason?: string}).reason});
-    const current = (socket as Socket & {_httpMessage?: TrackedResponse | null})._httpMessage ?? undefined;
     const ex = current?.[kExchange];
     if (ex) ex.bad = true;
     const response = CLIENT_ERROR_RESPONSES[clientErrorStatus(code)];

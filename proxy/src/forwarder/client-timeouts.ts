@@ -27,7 +27,8 @@ export function sendBlocked(ctx: ForwarderContext, res: ServerResponse, ex: Exch
   const ms = ctx.config.sendTimeoutMs;
   if (ms <= 0 || ex.sendBlocked) return;
   ex.sendBlocked = true;
-  res.socket?.setTimeout(ms);
+  // A pipelined response not yet at the head of its connection has no socket of its own: the connection's.
+  (res.socket ?? ex.req.socket).setTimeout(ms);
 }
 
 /** The blocked response drained. */
@@ -83,7 +84,10 @@ export function createTimeoutHandler(ctx: ForwarderContext): (socket: Socket) =>
       }
     }
     if (res === undefined || ex === undefined) {
-      socket.destroy();
+      // Requests in flight but none waiting on the client (a timer left over from a response that finished while
+      // blocked, with a pipelined one behind it): not a timeout. Otherwise node's keep-alive timeout: close, as node does.
+      if (conn !== undefined && conn.responses.length > 0) socket.setTimeout(0);
+      else socket.destroy();
       return;
     }
     const kind: ClientTimeoutKind = ex.sendBlocked ? 'send' : 'body';

@@ -5,7 +5,9 @@
  * - server.ts: node:http's server, listen, and the drain hooks (close() = the `closing` phase, destroy() = the deadline).
  * - context.ts: the state every part shares, as one explicit object (counts, closing flags, pool, connection tracker).
  * - request.ts → exchange.ts: a request's accounting (in flight, served, drained, metrics by phase and status).
- * - attempt.ts: one upstream attempt through the keep-alive pool (upstream-pool.ts), and the retry rule.
+ * - pipeline.ts: pipelined requests (RFC 9112 §9.3.2, §9.6): unsafe ones one at a time, none after a close.
+ * - attempt.ts: one upstream attempt through the keep-alive pool (upstream-pool.ts, bounded queue), and the retry rule.
+ * - client-timeouts.ts: the send and request-body idle timeouts (clients that stop reading or sending).
  * - upgrade.ts: WebSocket upgrades through http-proxy-3 (loaded on first use).
  * - client-errors.ts: answers written straight on the socket (parser errors, refused upgrades, CONNECT).
  *

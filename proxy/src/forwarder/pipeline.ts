@@ -42,7 +42,9 @@ function closesBefore(ctx: ForwarderContext, conn: TrackedConnection, n: number)
 function refuse(ctx: ForwarderContext, conn: TrackedConnection, ex: Exchange, reason: RefusalReason): void {
   ex.held = false;
   ex.refused = reason;
-  conn.closing = true;
+  // No request after this one will be forwarded: stop reading them (each would be one more object held until the
+  // connection closes). The ones ahead still go out; continuePipeline closes the connection after the last of them.
+  conn.socket.pause();
   ctx.metrics.refusedRequests.labels(reason).inc();
   ctx.throttle.warn('pipelined request not forwarded', {reason, method: ex.req.method, inFlightOnConnection: conn.responses.length - 1});
 }

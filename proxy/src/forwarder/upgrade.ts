@@ -8,7 +8,7 @@ import type {Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
 import type {ProxyServer, ServerOptions} from 'http-proxy-3';
 import {LameduckError} from '../errors.js';
-import {forwardedFor} from '../forwarded-headers.js';
+import {forwardedFor, forwardedPort, forwardedProto} from '../forwarded-headers.js';
 import {stripRequestHopByHop} from '../hop-by-hop.js';
 import type {Phase} from '../phase.js';
 import {checkRequest, REFUSALS} from '../request-guard.js';
@@ -29,9 +29,19 @@ interface UpgradeState {
 
 const WS_OPTIONS: ServerOptions = Object.freeze({agent: false}); // a fresh connection per WebSocket: no pooled-socket race
 
-// On the dual-stack `::` listener an IPv4 client's address reads `::ffff:10.1.2.3`; X-Forwarded-For carries the
-// plain IPv4 form that apps and allow-lists expect (as nginx and Envoy write it). Runs after http-proxy's XHeaders.
-function plainForwardedFor(req: IncomingMessage): void {
+const kForwarded = Symbol('lameduck.forwarded');
+type UpgradeRequest = IncomingMessage & {[kForwarded]?: {proto: string; port: string}};
+
+// Runs after http-proxy's XHeaders pass, which appends to whatever the client sent. On the dual-stack `::` listener
+// an IPv4 client's address reads `::ffff:10.1.2.3`; X-Forwarded-For carries the plain IPv4 form that apps and
+// allow-lists expect (as nginx and Envoy write it). X-Forwarded-Proto/-Port become the single values a plain request
+// gets (forwarded-headers.ts), taken before XHeaders ran.
+function settleForwardedHeaders(req: UpgradeRequest): void {
+  const forwarded = req[kForwarded];
+  if (forwarded !== undefined) {
+    req.headers['x-forwarded-proto'] = forwarded.proto;
+    req.headers['x-forwarded-port'] = forwarded.port;
+  }
   const remote = req.socket.remoteAddress;
   const xff = req.headers['x-forwarded-for'];
   if (remote === undefined || typeof xff !== 'string' || !xff.endsWith(remote)) return;
@@ -71,7 +81,7 @@ export function createUpgradeHandler(ctx: ForwarderContext): (req: IncomingMessa
   };
 
   const setUpWsProxy = (proxy: ProxyServer): ProxyServer => {
-    proxy.before('ws', 'stream', plainForwardedFor);
+    proxy.before('ws', 'stream', settleForwardedHeaders);
     proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
       const st = upgrades.get(socket);
       if (!st) return;
@@ -140,6 +150,10 @@ export function createUpgradeHandler(ctx: ForwarderContext): (req: IncomingMessa
     }
     upgrades.set(socket, st);
     stripRequestHopByHop(req.headers, true);
+    (req as UpgradeRequest)[kForwarded] = {
+      proto: forwardedProto(req.headers['x-forwarded-proto']),
+      port: forwardedPort(req.headers['x-forwarded-port'], socket.localPort),
+    };
     // Until the proxy pipes it, the socket buffers (node leaves an upgraded socket paused).
     loadWsProxy().then(
       (proxy) => {

@@ -8,8 +8,9 @@
  * - 410 Expired (our resourceVersion was compacted) -> re-list at once;
  * - any other error or close -> re-list and re-watch after a capped, jittered exponential backoff;
  * - a periodic re-list as a safety net against a watch that stays open but delivers nothing.
- * The first list uses `resourceVersion=0` (served from the API server's watch cache, not etcd) after a 0-250 ms
- * jitter, so the fifty pods of a rollout do not arrive in the same millisecond.
+ * Lists never go back in time (slice-lister.ts): a consistent first read after a 0-250 ms jitter (so the fifty pods
+ * of a rollout do not arrive in the same millisecond), then re-lists not older than the newest state seen.
+ * Verdicts are judged by routing-hold.ts (DNS settle for headless Services, the sole-endpoint grace).
  *
  * When the API cannot tell: 403 or 401 (after a token re-read) -> the timed fallback, resolved `fallbackDelayMs` after
  * the call; unreachable (network, timeouts, 5xx, persistent 429) -> keep retrying, and fall back once it is still
@@ -22,8 +23,11 @@ import {sleep} from '../wait.js';
 import {createBackoff, throttleDelay} from './backoff.js';
 import type {KubeClient} from './client.js';
 import {KubeApiError} from './kube-api-error.js';
-import {routingVerdict, type RoutingPod, type RoutingVerdict, type ServiceInfo} from './routing.js';
-import type {WireEndpointSlice, WireList, WireService, WireStatus} from './wire.js';
+import {routingVerdict, type RoutingPod, type RoutingVerdict} from './routing.js';
+import {createRoutingHold, DEFAULT_DNS_SETTLE_MS} from './routing-hold.js';
+import {createServiceSpecs} from './service-specs.js';
+import {createSliceLister, type SliceList} from './slice-lister.js';
+import type {WireEndpointSlice, WireStatus} from './wire.js';
 
 export interface EndpointWatchDeps {
   readonly client: KubeClient;
@@ -32,6 +36,10 @@ export interface EndpointWatchDeps {
   readonly namespace: string;
   readonly pod: RoutingPod;
   readonly ignoreServices: readonly string[];
+  /** Least settle after a headless Service stopped publishing the pod (default 35 s, routing-hold.ts). */
+  readonly dnsSettleMs?: number;
+  /** How long a terminating-fallback hold lasts when the Service has no other endpoint at all (default 5 s). */
+  readonly soleGraceMs?: number;
   /** Monotonic milliseconds. */
   readonly now?: () => number;
   readonly random?: () => number;
@@ -56,20 +64,6 @@ export interface EndpointWatch {
 /** Below this a watch that closed without delivering anything counts as failing (backoff), not as a normal end. */
 const SHORT_WATCH_MS = 1_000;
 
-function verdictKey(v: RoutingVerdict): string {
-  return JSON.stringify([v.routedBy.map((r) => `${r.service}:${r.why}:${r.addressType}:${r.scope}`), v.services, v.ignored, v.gone]);
-}
-
-function serviceInfo(svc: WireService): ServiceInfo {
-  const spec = svc.spec ?? {};
-  return {
-    state: 'present',
-    publishNotReadyAddresses: spec.publishNotReadyAddresses === true,
-    // Local internal or external traffic policy: kube-proxy judges the terminating fallback per node.
-    local: spec.internalTrafficPolicy === 'Local' || spec.externalTrafficPolicy === 'Local',
-  };
-}
-
 export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
   const {client, metrics, log, namespace} = deps;
   const now = deps.now ?? (() => performance.now());
@@ -78,7 +72,6 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
   const relistIntervalMs = deps.relistIntervalMs ?? 3_000;
   const requestTimeoutMs = deps.requestTimeoutMs ?? 5_000;
   const slicesPath = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`;
-  const servicePath = (name: string): string => `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(name)}`;
   let latest: RoutingVerdict | undefined;
 
   async function awaitDeregistration(options: DeregistrationOptions): Promise<DeregistrationOutcome> {
@@ -94,19 +87,20 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
     const backoff = createBackoff({initialMs: deps.backoff?.initialMs ?? 100, maxMs: deps.backoff?.maxMs ?? 2_000, random});
 
     const slices = new Map<string, WireEndpointSlice>();
-    const services = new Map<string, ServiceInfo>();
-    let servicesForbidden = false;
+    const specs = createServiceSpecs({client, log, namespace, requestTimeoutMs});
+    const services = specs.known;
+    const lister = createSliceLister({client, log, path: slicesPath, requestTimeoutMs});
+    const hold = createRoutingHold({log, now, startedAt: t0, dnsSettleMs: deps.dnsSettleMs ?? DEFAULT_DNS_SETTLE_MS, soleGraceMs: deps.soleGraceMs});
+    let recheckInMs: number | undefined;
     let resourceVersion: string | undefined;
     let listed = false;
     let consecutiveFailures = 0;
     /** Start of the current failure streak. Once a list succeeded, an outage is judged from here, not the trigger. */
     let failingSince = 0;
-    let lastDescribed = '';
-    let warnedPublishNotReady = false;
 
     const finish = (outcome: DeregistrationOutcome): DeregistrationOutcome => {
       const ms = Math.round(now() - t0);
-      if (outcome.kind === 'deregistered') log.info('deregistered: no service routes the pod', {ms});
+      if (outcome.kind === 'deregistered') log.info('deregistered: no service routes the pod', {ms, ...(outcome.dnsSettleMs ? {dnsSettleMs: outcome.dnsSettleMs} : {})});
       else if (outcome.kind === 'fallback') {
         metrics.fallbacks.inc({reason: outcome.reason});
         log.warn('kubernetes api could not tell: timed fallback used', {reason: outcome.reason, ms, fallbackDelayMs: options.fallbackDelayMs});
@@ -144,58 +138,22 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
     };
 
     /** GETs the Services that have the pod in a slice: all of them after a list, only unknown ones otherwise. */
-    const fetchServices = async (all: boolean): Promise<void> => {
-      if (servicesForbidden) return;
+    const fetchServices = (all: boolean): Promise<void> => {
       const names = routingVerdict({slices: slices.values(), services, pod: deps.pod, ignoreServices: []}).services;
-      const wanted = names.filter((n) => !deps.ignoreServices.includes(n) && (all || !services.has(n)));
-      await Promise.all(
-        wanted.map(async (name) => {
-          try {
-            const svc = await client.call<WireService>({
-              resource: 'services',
-              verb: 'get',
-              path: servicePath(name),
-              signal: run.signal,
-              timeoutMs: requestTimeoutMs,
-            });
-            services.set(name, serviceInfo(svc));
-          } catch (error) {
-            if (error instanceof KubeApiError && error.notFound) {
-              // kube-proxy programs no rules for a Service that does not exist; its leftover slices route nothing.
-              services.set(name, {state: 'gone'});
-            } else if (error instanceof KubeApiError && error.reason === 'forbidden') {
-              servicesForbidden = true;
-              log.warn('cannot get services: judging every service with the default traffic policy (Cluster)', {error});
-            } else throw error;
-          }
-        }),
-      );
+      return specs.fetch(names.filter((n) => !deps.ignoreServices.includes(n)), all, run.signal);
     };
 
-    /** Recomputes the verdict from the whole current state; true when no Service routes the pod. */
+    /** Recomputes the verdict from the whole current state; true when the hold is over. */
     const evaluate = (): boolean => {
       const verdict = routingVerdict({slices: slices.values(), services, pod: deps.pod, ignoreServices: deps.ignoreServices});
       latest = verdict;
-      const described = verdictKey(verdict);
-      if (described !== lastDescribed) {
-        lastDescribed = described;
-        log.info('routing', {
-          routed: verdict.routed,
-          routedBy: verdict.routedBy.map((r) => ({service: r.service, why: r.why, addressType: r.addressType, scope: r.scope})),
-          services: verdict.services,
-          ignored: verdict.ignored,
-          gone: verdict.gone,
-          ms: Math.round(now() - t0),
-        });
-      }
-      const held = verdict.routedBy.filter((r) => r.why === 'publishNotReadyAddresses').map((r) => r.service);
-      if (held.length > 0 && !warnedPublishNotReady) {
-        warnedPublishNotReady = true;
-        log.warn('a publishNotReadyAddresses service holds the pod until the deadline; list it in LAMEDUCK_IGNORE_SERVICES if it should not', {
-          services: held,
-        });
-      }
-      return !verdict.routed;
+      const judgement = hold.judge(verdict);
+      recheckInMs = judgement.recheckInMs;
+      return judgement.done;
+    };
+    const deregistered = (): DeregistrationOutcome => {
+      const dnsSettleMs = hold.dnsSettleLeftMs();
+      return dnsSettleMs > 0 ? {kind: 'deregistered', dnsSettleMs} : {kind: 'deregistered'};
     };
 
     try {
@@ -207,25 +165,16 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
         if (run.signal.aborted) return finish({kind: 'aborted'});
 
         if (needList) {
-          let list: WireList<WireEndpointSlice>;
+          let list: SliceList;
           try {
-            list = await client.call<WireList<WireEndpointSlice>>({
-              resource: 'endpointslices',
-              verb: 'list',
-              path: slicesPath,
-              // Served from the watch cache: cheap for the API server, at most slightly stale (the watch catches up).
-              query: {resourceVersion: '0'},
-              signal: run.signal,
-              timeoutMs: requestTimeoutMs,
-            });
+            list = await lister.list(run.signal);
           } catch (error) {
             if (run.signal.aborted) return finish({kind: 'aborted'});
             const outcome = await failed(error);
             if (outcome) return finish(outcome);
             continue;
           }
-          const fresh = new Map<string, WireEndpointSlice>();
-          for (const item of list.items ?? []) if (item?.metadata?.name) fresh.set(item.metadata.name, item);
+          const fresh = list.slices;
           if (periodic && listed) {
             // The watch should have told us all of this: a difference means it stalled or lost events.
             const missed = [...fresh].some(([n, s]) => slices.get(n)?.metadata.resourceVersion !== s.metadata.resourceVersion) || [...slices.keys()].some((n) => !fresh.has(n));
@@ -236,7 +185,7 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
           }
           slices.clear();
           for (const [n, s] of fresh) slices.set(n, s);
-          resourceVersion = list.metadata?.resourceVersion || undefined;
+          resourceVersion = list.resourceVersion;
           try {
             await fetchServices(true);
           } catch (error) {
@@ -248,14 +197,15 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
           listed = true;
           consecutiveFailures = 0;
           needList = false;
-          if (evaluate()) return finish({kind: 'deregistered'});
+          if (evaluate()) return finish(deregistered());
         }
 
         // Watch from the list's resourceVersion until the periodic re-list, an error, a close or deregistration.
         const cycle = new AbortController();
         const onRunAbort = (): void => cycle.abort();
         run.signal.addEventListener('abort', onRunAbort, {once: true});
-        const relistTimer = setTimeout(() => cycle.abort(), relistIntervalMs);
+        // A pending sole-endpoint grace shortens the cycle: the re-list after it judges again.
+        const relistTimer = setTimeout(() => cycle.abort(), Math.min(relistIntervalMs, recheckInMs ?? Infinity));
         relistTimer.unref();
         const watchStarted = now();
         let delivered = false;
@@ -287,7 +237,10 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
               });
             }
             const slice = event.object as WireEndpointSlice;
-            if (slice?.metadata?.resourceVersion) resourceVersion = slice.metadata.resourceVersion;
+            if (slice?.metadata?.resourceVersion) {
+              resourceVersion = slice.metadata.resourceVersion;
+              lister.seen(resourceVersion);
+            }
             if (event.type === 'BOOKMARK') continue;
             if (!slice?.metadata?.name) continue;
             if (event.type === 'DELETED') slices.delete(slice.metadata.name);
@@ -296,7 +249,7 @@ export function createEndpointWatch(deps: EndpointWatchDeps): EndpointWatch {
             consecutiveFailures = 0;
             backoff.reset();
             await fetchServices(false);
-            if (evaluate()) return finish({kind: 'deregistered'});
+            if (evaluate()) return finish(deregistered());
           }
           if (end !== 'expired') end = cycle.signal.aborted ? 'relist' : 'closed';
         } catch (error) {

@@ -84,6 +84,7 @@ export function createCluster(deps: CreateClusterDeps): KubeCluster | undefined 
     namespace,
     pod: {uid, ips},
     ignoreServices: config.ignoreServices,
+    dnsSettleMs: config.dnsSettleMs,
     startJitterMs: tuning.startJitterMs,
     relistIntervalMs: tuning.relistIntervalMs,
     backoff: tuning.backoff,

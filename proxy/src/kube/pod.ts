@@ -20,9 +20,14 @@ export function podStateOf(pod: WirePod): PodState {
   const phase = pod.status?.phase;
   const deletionGrace = pod.metadata.deletionGracePeriodSeconds;
   const specGrace = pod.spec?.terminationGracePeriodSeconds;
+  const disruption = conditions.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  const deleting = Boolean(pod.metadata.deletionTimestamp);
   return {
-    deleting: Boolean(pod.metadata.deletionTimestamp),
-    disruptionTarget: conditions.some((c) => c.type === 'DisruptionTarget' && c.status === 'True'),
+    deleting,
+    disruptionTarget: disruption !== undefined,
+    // Kubelet's own terminations (pkg/kubelet/eviction, nodeshutdown) set this reason and override the grace period
+    // without writing it anywhere the API shows; an API eviction or a delete sets deletionTimestamp instead.
+    kubeletTermination: disruption?.reason === 'TerminationByKubelet' && !deleting,
     terminalPhase: phase === 'Succeeded' || phase === 'Failed',
     gracePeriodSeconds: typeof deletionGrace === 'number' ? deletionGrace : typeof specGrace === 'number' ? specGrace : undefined,
   };

@@ -2,24 +2,41 @@
  * The routing rule, pure: given every EndpointSlice of the namespace and what we know of the Services, which
  * Services still send traffic to this pod? lameduck's deregistration is done when none does.
  *
- * Why these rules (docs/design.md "Facts"):
+ * Why these rules (docs/design.md "Facts", docs/kubernetes.md "The routing rule"):
  * - A terminating pod's endpoint is not removed while the pod runs; the EndpointSlice controller sets
  *   `terminating: true`, `serving` = pod Ready, `ready = publishNotReadyAddresses || (serving && !terminating)`.
- * - kube-proxy routes a Service to its ready endpoints and, only when it has none, to the endpoints that are
- *   `serving && terminating` (KEP-1669, https://github.com/kubernetes/enhancements/issues/1669). For a `Local`
- *   traffic policy (internal or external) that judgement is made per node by the kube-proxy of that node.
+ * - A Service is reached the way its kind says. kube-proxy's informer selects slices with
+ *   `!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name`
+ *   (https://github.com/kubernetes/kubernetes/blob/master/cmd/kube-proxy/app/server.go), so:
+ *   - ClusterIP / NodePort / LoadBalancer Services: kube-proxy routes to the ready endpoints and, only when there are
+ *     none, to the endpoints that are `serving && terminating` (KEP-1669,
+ *     https://github.com/kubernetes/enhancements/issues/1669). For a `Local` traffic policy (internal or external)
+ *     that judgement is made per node by the kube-proxy of that node.
+ *   - headless Services (`clusterIP: None`, slices labelled `service.kubernetes.io/headless`) are reached through
+ *     cluster DNS: CoreDNS publishes the ready endpoints only, with no terminating fallback
+ *     (https://github.com/coredns/coredns/blob/master/plugin/kubernetes/controller.go). Clients keep connecting to a
+ *     cached address after it was withdrawn; the DNS settle (endpoint-watch.ts) covers that, not this rule.
+ *   - Services labelled `service.kubernetes.io/service-proxy-name` belong to another proxy whose rules lameduck
+ *     cannot read. They are judged with kube-proxy's rules (the EndpointSlice semantics every Service proxy
+ *     implements), erring on the side of serving longer, and reported apart (`via: 'other-proxy'`).
  * - Condition nil semantics from the EndpointSlice API: `ready` nil = ready, `serving` nil = same as `ready`,
  *   `terminating` nil = not terminating.
- * - kube-proxy groups slices by the `kubernetes.io/service-name` label and proxies each IP family separately;
+ * - Slices are grouped by the `kubernetes.io/service-name` label and each IP family is judged separately;
  *   FQDN slices are not proxied. A slice whose Service no longer exists is not proxied either.
  * An endpoint may appear in more than one slice of a Service (the controller moves endpoints between slices): every
  * copy counts, and the pod is routed if any copy routes it (erring on the side of serving longer).
  */
-import {SERVICE_NAME_LABEL, type WireEndpoint, type WireEndpointSlice} from './wire.js';
+import {HEADLESS_LABEL, SERVICE_NAME_LABEL, SERVICE_PROXY_NAME_LABEL, type WireEndpoint, type WireEndpointSlice} from './wire.js';
 
 /** What lameduck knows of a Service's spec. `gone`: the GET answered 404, so kube-proxy no longer programs it. */
 export type ServiceInfo =
-  | {readonly state: 'present'; readonly publishNotReadyAddresses: boolean; readonly local: boolean}
+  | {
+      readonly state: 'present';
+      readonly publishNotReadyAddresses: boolean;
+      readonly local: boolean;
+      /** `clusterIP: None`. The slices' headless label says the same; either one makes the Service DNS-routed. */
+      readonly headless?: boolean;
+    }
   | {readonly state: 'gone'};
 
 export interface RoutingPod {
@@ -43,7 +60,12 @@ export type RouteWhy =
   /** Ready only because the Service publishes not-ready addresses: it holds the pod until the deadline. */
   | 'publishNotReadyAddresses'
   /** Serving and terminating, and the Service has no other ready endpoint (per node for `Local`). */
-  | 'terminatingFallback';
+  | 'terminatingFallback'
+  /** A headless Service: cluster DNS publishes the ready endpoint. */
+  | 'dns';
+
+/** How clients reach the Service: through kube-proxy, through cluster DNS (headless), or through another proxy. */
+export type RouteVia = 'kube-proxy' | 'dns' | 'other-proxy';
 
 export interface ServiceRoute {
   readonly service: string;
@@ -51,6 +73,13 @@ export interface ServiceRoute {
   readonly addressType: string;
   /** `node`: judged per node because a traffic policy is Local. */
   readonly scope: 'cluster' | 'node';
+  readonly via: RouteVia;
+  /**
+   * terminatingFallback only: the Service has no other endpoint at all, in any family, serving or not. Its
+   * replacement may not be able to exist before this pod is gone (a single-replica StatefulSet, a `Recreate`
+   * Deployment); endpoint-watch.ts stops holding for it after a grace (docs/kubernetes.md).
+   */
+  readonly sole?: true;
 }
 
 export interface RoutingVerdict {
@@ -64,6 +93,10 @@ export interface RoutingVerdict {
   readonly ignored: readonly string[];
   /** Of those, the ones whose Service object no longer exists. */
   readonly gone: readonly string[];
+  /** Of those, neither ignored nor gone: the headless ones (reached through DNS, whatever their endpoint's state). */
+  readonly headless: readonly string[];
+  /** Of those, neither ignored nor gone: the ones handled by a proxy other than kube-proxy. */
+  readonly otherProxy: readonly string[];
 }
 
 /** Canonical text of an IP address, so `::1` and `0:0::1` compare equal (EndpointSlice addresses are not normalised everywhere). */
@@ -105,9 +138,14 @@ export function routingVerdict(input: RoutingInput): RoutingVerdict {
 
   // service -> addressType -> endpoints of every slice of that Service and family.
   const groups = new Map<string, Map<string, WireEndpoint[]>>();
+  const headlessLabelled = new Set<string>();
+  const otherProxyLabelled = new Set<string>();
   for (const slice of input.slices) {
-    const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+    const labels = slice.metadata.labels ?? {};
+    const service = labels[SERVICE_NAME_LABEL];
     if (!service) continue;
+    if (HEADLESS_LABEL in labels) headlessLabelled.add(service);
+    if (SERVICE_PROXY_NAME_LABEL in labels) otherProxyLabelled.add(service);
     const family = slice.addressType ?? 'IPv4';
     if (family === 'FQDN') continue;
     let byFamily = groups.get(service);
@@ -121,6 +159,8 @@ export function routingVerdict(input: RoutingInput): RoutingVerdict {
   const services: string[] = [];
   const ignored: string[] = [];
   const gone: string[] = [];
+  const headless: string[] = [];
+  const otherProxy: string[] = [];
   for (const [service, byFamily] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const hasSelf = [...byFamily.values()].some((eps) => eps.some(isSelf));
     if (!hasSelf) continue;
@@ -134,12 +174,37 @@ export function routingVerdict(input: RoutingInput): RoutingVerdict {
       gone.push(service);
       continue;
     }
-    const local = info?.local ?? false;
     const pnra = info?.publishNotReadyAddresses ?? false;
+    if (headlessLabelled.has(service) || info?.headless === true) {
+      headless.push(service);
+      const route = routeByDns(byFamily, isSelf, pnra);
+      if (route) routedBy.push({service, ...route});
+      continue;
+    }
+    const via: RouteVia = otherProxyLabelled.has(service) ? 'other-proxy' : 'kube-proxy';
+    if (via === 'other-proxy') otherProxy.push(service);
+    const local = info?.local ?? false;
     const route = routeInService(byFamily, isSelf, input.pod.nodeName, local, pnra);
-    if (route) routedBy.push({service, ...route});
+    if (route) routedBy.push({service, ...route, via});
   }
-  return {routed: routedBy.length > 0, routedBy, services, ignored, gone};
+  return {routed: routedBy.length > 0, routedBy, services, ignored, gone, headless, otherProxy};
+}
+
+/** CoreDNS answers a headless name with the ready endpoints only: no terminating fallback, no traffic policy. */
+function routeByDns(
+  byFamily: ReadonlyMap<string, readonly WireEndpoint[]>,
+  isSelf: (ep: WireEndpoint) => boolean,
+  pnra: boolean,
+): Omit<ServiceRoute, 'service'> | undefined {
+  for (const [addressType, eps] of byFamily) {
+    for (const ep of eps) {
+      if (!isSelf(ep)) continue;
+      const c = conditionsOf(ep);
+      if (!c.ready) continue;
+      return {why: pnra && (c.terminating || !c.serving) ? 'publishNotReadyAddresses' : 'dns', addressType, scope: 'cluster', via: 'dns'};
+    }
+  }
+  return undefined;
 }
 
 function routeInService(
@@ -148,9 +213,11 @@ function routeInService(
   podNode: string | undefined,
   local: boolean,
   pnra: boolean,
-): Omit<ServiceRoute, 'service'> | undefined {
+): Omit<ServiceRoute, 'service' | 'via'> | undefined {
   const scope = local ? 'node' : 'cluster';
-  let fallback: Omit<ServiceRoute, 'service'> | undefined;
+  let fallback: Omit<ServiceRoute, 'service' | 'via'> | undefined;
+  // Any endpoint of another pod, in any family and any state: a replacement exists (or is on its way to ready).
+  const sole = ![...byFamily.values()].some((eps) => eps.some((ep) => !isSelf(ep)));
   for (const [addressType, eps] of byFamily) {
     const own = eps.filter(isSelf);
     if (own.length === 0) continue;
@@ -165,7 +232,7 @@ function routeInService(
       // Unknown own node under Local: no other endpoint can be shown to share it, so the pod stays routed (safe side).
       const node = podNode ?? ep.nodeName ?? undefined;
       const otherReady = others.some((o) => conditionsOf(o).ready && (!local || (node !== undefined && o.nodeName === node)));
-      if (!otherReady) fallback = {why: 'terminatingFallback', addressType, scope};
+      if (!otherReady) fallback = {why: 'terminatingFallback', addressType, scope, ...(sole ? {sole: true as const} : {})};
     }
   }
   return fallback;

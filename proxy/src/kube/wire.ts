@@ -44,6 +44,8 @@ export interface WireService {
     internalTrafficPolicy?: string | null;
     externalTrafficPolicy?: string | null;
     type?: string;
+    /** `None` for a headless Service (reached through DNS, never through kube-proxy). */
+    clusterIP?: string | null;
   } | null;
 }
 
@@ -52,7 +54,7 @@ export interface WirePod {
   spec?: {terminationGracePeriodSeconds?: number | null; nodeName?: string | null} | null;
   status?: {
     phase?: string;
-    conditions?: {type: string; status: string}[] | null;
+    conditions?: {type: string; status: string; reason?: string | null}[] | null;
   } | null;
 }
 
@@ -77,3 +79,13 @@ export interface WireWatchEvent<T> {
 
 /** The label the EndpointSlice controller (and kube-proxy) groups slices by. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/**
+ * Set by the EndpointSlice controller on the slices of a `clusterIP: None` Service. kube-proxy's informer selects
+ * slices with `!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name`
+ * (https://github.com/kubernetes/kubernetes/blob/master/cmd/kube-proxy/app/server.go), so it never proxies them.
+ */
+export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
+
+/** A Service (and so its slices) handed to a proxy other than kube-proxy (KEP-2007 style service-proxy-name). */
+export const SERVICE_PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';

@@ -78,6 +78,13 @@ describe('X-Forwarded-* a client sends', () => {
     h = upstream.seen.at(-1)!.headers;
     expect(h['x-forwarded-proto']).toBe('http');
     expect(h['x-forwarded-port']).toBe(String(proxy.port));
+    // The same on a WebSocket handshake (http-proxy alone would append `ws` to the client's value).
+    const ws = await rawExchange(proxy.port, `GET /xf-ws HTTP/1.1\r\nHost: shop.example:8443\r\n${WS_HANDSHAKE}X-Forwarded-Proto: https\r\n\r\n`, 1000);
+    expect(statusCodes(ws.text)).toEqual([101]);
+    h = upstream.seen.at(-1)!.headers;
+    expect(upstream.seen.at(-1)!.url).toBe('/xf-ws');
+    expect(h['x-forwarded-proto']).toBe('https');
+    expect(h['x-forwarded-port']).toBe(String(proxy.port));
   });
 
   it('Connection: X-Forwarded-For does not remove X-Forwarded-For, on a plain request or a WebSocket handshake', async () => {

@@ -114,7 +114,7 @@ describe('awaitDeregistration', () => {
     const outcome = cluster.awaitDeregistration({signal: d.signal, fallbackDelayMs: 10_000}).then((o) => ((resolvedAt = Date.now()), o));
     await sleepMs(1_500); // spans a periodic re-list too
     expect(resolvedAt).toBe(0);
-    expect(cluster.lastVerdict()?.routedBy).toEqual([{service: 'fb', why: 'terminatingFallback', addressType: 'IPv4', scope: 'cluster'}]);
+    expect(cluster.lastVerdict()?.routedBy).toEqual([{service: 'fb', why: 'terminatingFallback', addressType: 'IPv4', scope: 'cluster', via: 'kube-proxy'}]);
     const readyAt = Date.now();
     store.setPodReady(NS, 'fb-1', true);
     await expect(outcome).resolves.toEqual({kind: 'deregistered'});
@@ -137,7 +137,7 @@ describe('awaitDeregistration', () => {
     const outcome = cluster.awaitDeregistration({signal: d.signal, fallbackDelayMs: 10_000}).then((o) => ((resolvedAt = Date.now()), o));
     await sleepMs(1_000);
     expect(resolvedAt).toBe(0);
-    expect(cluster.lastVerdict()?.routedBy).toEqual([{service: 'loc', why: 'terminatingFallback', addressType: 'IPv4', scope: 'node'}]);
+    expect(cluster.lastVerdict()?.routedBy).toEqual([{service: 'loc', why: 'terminatingFallback', addressType: 'IPv4', scope: 'node', via: 'kube-proxy'}]);
     const readyAt = Date.now();
     store.setPodReady(NS, 'loc-2', true);
     await expect(outcome).resolves.toEqual({kind: 'deregistered'});

@@ -17,7 +17,7 @@ describe('getPod', () => {
     const {cluster} = fx.sidecar({name: 'get-0'});
     expect(await cluster.getPod(signal())).toEqual({
       ok: true,
-      pod: {deleting: false, disruptionTarget: false, terminalPhase: false, gracePeriodSeconds: 45},
+      pod: {deleting: false, disruptionTarget: false, kubeletTermination: false, terminalPhase: false, gracePeriodSeconds: 45},
     });
     store.deletePod(NS, 'get-0', {gracePeriodSeconds: 17});
     expect(await cluster.getPod(signal())).toMatchObject({ok: true, pod: {deleting: true, gracePeriodSeconds: 17}});
@@ -27,7 +27,7 @@ describe('getPod', () => {
     expect(await cluster.getPod(signal())).toMatchObject({ok: true, pod: {deleting: true, terminalPhase: true}});
   });
 
-  it('an eviction that sets DisruptionTarget without deletionTimestamp is seen as terminating', async () => {
+  it('an eviction that sets DisruptionTarget without deletionTimestamp is seen as terminating, by kubelet (grace period unknown)', async () => {
     fx.api.store.createPod(makePod('evict-0', '10.4.0.20', {app: 'evict'}));
     const {cluster} = fx.sidecar({name: 'evict-0'});
     fx.api.store.patchPodStatus(NS, 'evict-0', (status) => {
@@ -35,7 +35,7 @@ describe('getPod', () => {
     });
     expect(await cluster.getPod(signal())).toEqual({
       ok: true,
-      pod: {deleting: false, disruptionTarget: true, terminalPhase: false, gracePeriodSeconds: 30},
+      pod: {deleting: false, disruptionTarget: true, kubeletTermination: true, terminalPhase: false, gracePeriodSeconds: 30},
     });
   });
 
@@ -92,7 +92,7 @@ describe('watchPod', () => {
       await waitFor(() => seen.length > 0, 5_000, 'the callback');
       fx.api.store.deletePod(NS, 'watch-0', {gracePeriodSeconds: 30});
       await sleepMs(300);
-      expect(seen).toEqual([{deleting: false, disruptionTarget: true, terminalPhase: false, gracePeriodSeconds: 30}]);
+      expect(seen).toEqual([{deleting: false, disruptionTarget: true, kubeletTermination: false, terminalPhase: false, gracePeriodSeconds: 30}]);
       // Field-selected to this pod only.
       const watches = fx.api.requests.filter({verb: 'watch', resource: 'pods'});
       expect(watches.every((r) => r.query.fieldSelector === 'metadata.name=watch-0')).toBe(true);
@@ -109,7 +109,7 @@ describe('watchPod', () => {
     const stop = cluster.watchPod((pod) => seen.push(pod));
     await waitFor(() => seen.length > 0, 5_000, 'the callback');
     stop();
-    expect(seen).toEqual([{deleting: true, disruptionTarget: false, terminalPhase: false, gracePeriodSeconds: 20}]);
+    expect(seen).toEqual([{deleting: true, disruptionTarget: false, kubeletTermination: false, terminalPhase: false, gracePeriodSeconds: 20}]);
   });
 });
 

@@ -93,6 +93,19 @@ describe('ingress-like L7 balancer', () => {
     expect(ingress.stats.byPod.b).toBeGreaterThanOrEqual(5);
   });
 
+  it('sends nothing to a serving+terminating pod, even when it is the last one (no kube-proxy fallback)', async () => {
+    const last = slice([{ip: ipA, pod: 'a', ready: false}]);
+    last.endpoints![0]!.conditions = {ready: false, serving: true, terminating: true};
+    store.putEndpointSlice(last);
+    await waitFor('view', () => view.endpoints().length === 1 && view.endpoints()[0]!.serving, 5000);
+    const before = servers[0]!.connections;
+    const r = await get(ingress);
+    expect(r.status).toBe(503);
+    expect(servers[0]!.connections).toBe(before);
+    store.putEndpointSlice(slice([{ip: ipA, pod: 'a', ready: false}, {ip: ipB, pod: 'b', ready: true}]));
+    await waitFor('view', () => view.endpoints().some((e) => e.pod === 'b' && e.ready), 5000);
+  });
+
   it('answers 502 when the picked pod is gone, and 503 when nothing is routable', async () => {
     const b = servers[1]!;
     await new Promise<void>((resolve) => {

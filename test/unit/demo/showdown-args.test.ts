@@ -16,13 +16,16 @@ describe('showdown options', () => {
     const o = parseShowdownArgs([
       '--scenario', 'lameduck,bare', '--replicas=5', '--rps', '120', '--lag', '0.5s-2s', '--controller-lag=5s',
       '--ingress-lag', '1s-6s', '--sleep', '7s', '--fallback', '3s', '--rollouts', '2', '--parallel', '2', '--out', '/tmp/x.svg', '--json',
+      '--nodes', '4', '--seed=9',
     ]);
     expect(o).toEqual({
       scenarios: ['lameduck', 'bare'],
       replicas: 5,
+      nodes: 4,
+      seed: 9,
       rps: 120,
       rollouts: 2,
-      lags: {loadBalancer: {minMs: 500, maxMs: 2000}, controller: 5000, ingress: {minMs: 1000, maxMs: 6000}},
+      lags: {loadBalancer: {minMs: 500, maxMs: 2000}, controller: 5000, ingress: {minMs: 1000, maxMs: 6000}, dns: {minMs: 100, maxMs: 1000}},
       sleepSeconds: 7,
       fallbackDelayMs: 3000,
       json: true,
@@ -36,6 +39,7 @@ describe('showdown options', () => {
     [['--bogus'], /unknown option "--bogus"/],
     [['--scenario', 'lameduk'], /unknown "lameduk"; choose from bare, sleep/],
     [['--replicas', '0'], /--replicas: 0 is out of range 1-20/],
+    [['--nodes', '0'], /--nodes: 0 is out of range 1-10/],
     [['--replicas', 'three'], /--replicas: expected a whole number/],
     [['--rps', '-5'], /--rps: expected a number/],
     [['--lag', '3'], /--lag: expected a duration like 2s or a range like 0.5s-3s/],

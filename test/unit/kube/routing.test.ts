@@ -22,18 +22,21 @@ function ep(uid: string | undefined, ip: string, conditions: Cond, nodeName?: st
 const self = (c: Cond, nodeName?: string): WireEndpoint => ep('uid-self', '10.0.0.1', c, nodeName);
 const other = (n: number, c: Cond, nodeName?: string): WireEndpoint => ep(`uid-${n}`, `10.0.0.${n + 1}`, c, nodeName);
 
-function slice(service: string | undefined, endpoints: WireEndpoint[] | null, addressType = 'IPv4', name?: string): WireEndpointSlice {
+function slice(service: string | undefined, endpoints: WireEndpoint[] | null, addressType = 'IPv4', name?: string, labels: Record<string, string> = {}): WireEndpointSlice {
   return {
-    metadata: {name: name ?? `${service}-x`, namespace: 'ns', labels: service ? {'kubernetes.io/service-name': service} : {}},
+    metadata: {name: name ?? `${service}-x`, namespace: 'ns', labels: service ? {'kubernetes.io/service-name': service, ...labels} : {}},
     addressType,
     endpoints,
   };
 }
-const present = (o: {pnra?: boolean; local?: boolean} = {}): ServiceInfo => ({
+const present = (o: {pnra?: boolean; local?: boolean; headless?: boolean} = {}): ServiceInfo => ({
   state: 'present',
   publishNotReadyAddresses: o.pnra ?? false,
   local: o.local ?? false,
+  headless: o.headless ?? false,
 });
+const HEADLESS = {'service.kubernetes.io/headless': ''};
+const OTHER_PROXY = {'service.kubernetes.io/service-proxy-name': 'mesh'};
 
 function verdict(slices: WireEndpointSlice[], services: Record<string, ServiceInfo> = {}, ignore: string[] = [], pod = POD) {
   return routingVerdict({slices, services: new Map(Object.entries(services)), pod, ignoreServices: ignore});
@@ -43,7 +46,7 @@ describe('routing rule: table', () => {
   it('a ready endpoint routes the pod', () => {
     const v = verdict([slice('web', [self(READY), other(1, READY)])]);
     expect(v.routed).toBe(true);
-    expect(v.routedBy).toEqual([{service: 'web', why: 'ready', addressType: 'IPv4', scope: 'cluster'}]);
+    expect(v.routedBy).toEqual([{service: 'web', why: 'ready', addressType: 'IPv4', scope: 'cluster', via: 'kube-proxy'}]);
   });
 
   it('terminating and not serving: not routed', () => {
@@ -58,7 +61,38 @@ describe('routing rule: table', () => {
 
   it('serving and terminating while every other endpoint is not ready: routed through the terminating fallback (KEP-1669)', () => {
     const v = verdict([slice('web', [self(TERMINATING_SERVING), other(1, NOT_READY), other(2, TERMINATING_SERVING)])]);
-    expect(v.routedBy).toEqual([{service: 'web', why: 'terminatingFallback', addressType: 'IPv4', scope: 'cluster'}]);
+    expect(v.routedBy).toEqual([{service: 'web', why: 'terminatingFallback', addressType: 'IPv4', scope: 'cluster', via: 'kube-proxy'}]);
+  });
+
+  it('the terminating fallback of a Service with no other endpoint at all is marked sole', () => {
+    expect(verdict([slice('db', [self(TERMINATING_SERVING)])]).routedBy).toEqual([
+      {service: 'db', why: 'terminatingFallback', addressType: 'IPv4', scope: 'cluster', via: 'kube-proxy', sole: true},
+    ]);
+    // A replacement that exists, even not ready or in the other family's slice, is not "no other endpoint".
+    expect(verdict([slice('db', [self(TERMINATING_SERVING), other(1, NOT_READY)])]).routedBy[0]!.sole).toBeUndefined();
+    expect(verdict([slice('db', [self(TERMINATING_SERVING)]), slice('db', [ep('uid-9', 'fd00::9', NOT_READY)], 'IPv6', 'db-v6')]).routedBy[0]!.sole).toBeUndefined();
+  });
+
+  it('a headless Service is reached through DNS: ready only, no terminating fallback, no traffic policy', () => {
+    const labelled = (c: Cond) => [slice('peers', [self(c, 'n1')], 'IPv4', 'peers-x', HEADLESS)];
+    expect(verdict(labelled(READY)).routedBy).toEqual([{service: 'peers', why: 'dns', addressType: 'IPv4', scope: 'cluster', via: 'dns'}]);
+    // The only endpoint, serving and terminating: kube-proxy would fall back to it, CoreDNS does not publish it.
+    const v = verdict(labelled(TERMINATING_SERVING));
+    expect(v).toMatchObject({routed: false, services: ['peers'], headless: ['peers']});
+    // Known as headless from the Service spec alone (slices written before the label, or by another controller).
+    expect(verdict([slice('peers', [self(TERMINATING_SERVING)])], {peers: present({headless: true})}).routed).toBe(false);
+    expect(verdict([slice('peers', [self(NOT_READY)])], {peers: present({headless: true, local: true})}).routed).toBe(false);
+    // publishNotReadyAddresses: CoreDNS publishes what the controller marks ready.
+    const pnra = verdict([slice('peers', [self({ready: true, serving: false, terminating: true})], 'IPv4', 'p', HEADLESS)], {peers: present({pnra: true, headless: true})});
+    expect(pnra.routedBy).toEqual([{service: 'peers', why: 'publishNotReadyAddresses', addressType: 'IPv4', scope: 'cluster', via: 'dns'}]);
+    // Ignored, it is not reported as headless either (it will not stretch settle).
+    expect(verdict(labelled(READY), {}, ['peers'])).toMatchObject({routed: false, ignored: ['peers'], headless: []});
+  });
+
+  it('a Service handled by another proxy is judged with kube-proxy rules and reported apart', () => {
+    const v = verdict([slice('mesh', [self(TERMINATING_SERVING), other(1, NOT_READY)], 'IPv4', 'm', OTHER_PROXY)]);
+    expect(v.routedBy).toEqual([{service: 'mesh', why: 'terminatingFallback', addressType: 'IPv4', scope: 'cluster', via: 'other-proxy'}]);
+    expect(v.otherProxy).toEqual(['mesh']);
   });
 
   it('Local traffic policy: judged per node', () => {
@@ -66,7 +100,7 @@ describe('routing rule: table', () => {
     const sameNode = [slice('web', [self(TERMINATING_SERVING, 'n1'), other(1, READY, 'n1')])];
     expect(verdict(elsewhere, {web: present()}).routed).toBe(false);
     expect(verdict(elsewhere, {web: present({local: true})}).routedBy).toEqual([
-      {service: 'web', why: 'terminatingFallback', addressType: 'IPv4', scope: 'node'},
+      {service: 'web', why: 'terminatingFallback', addressType: 'IPv4', scope: 'node', via: 'kube-proxy'},
     ]);
     expect(verdict(sameNode, {web: present({local: true})}).routed).toBe(false);
     // The pod's own node, when known, wins over the one written on its endpoint.
@@ -78,7 +112,7 @@ describe('routing rule: table', () => {
   it('publishNotReadyAddresses holds the pod unless the Service is ignored', () => {
     const slices = [slice('peers', [self({ready: true, serving: false, terminating: true}), other(1, READY)])];
     expect(verdict(slices, {peers: present({pnra: true})}).routedBy).toEqual([
-      {service: 'peers', why: 'publishNotReadyAddresses', addressType: 'IPv4', scope: 'cluster'},
+      {service: 'peers', why: 'publishNotReadyAddresses', addressType: 'IPv4', scope: 'cluster', via: 'kube-proxy'},
     ]);
     const ignored = verdict(slices, {peers: present({pnra: true})}, ['peers']);
     expect(ignored.routed).toBe(false);
@@ -116,7 +150,7 @@ describe('routing rule: table', () => {
   it('dual stack: each family is judged on its own', () => {
     const v6self = ep('uid-self', 'fd00::1', TERMINATING_SERVING);
     const v = verdict([slice('web', [self(TERMINATING_SERVING), other(1, READY)], 'IPv4'), slice('web', [v6self], 'IPv6', 'web-v6')]);
-    expect(v.routedBy).toEqual([{service: 'web', why: 'terminatingFallback', addressType: 'IPv6', scope: 'cluster'}]);
+    expect(v.routedBy).toEqual([{service: 'web', why: 'terminatingFallback', addressType: 'IPv6', scope: 'cluster', via: 'kube-proxy'}]);
   });
 
   it('two Services: routed while either routes', () => {
@@ -178,9 +212,10 @@ const sliceArb: fc.Arbitrary<WireEndpointSlice> = fc
     service: fc.constantFrom<string | undefined>(...NAMES, undefined),
     addressType: fc.constantFrom<string | undefined>('IPv4', 'IPv4', 'IPv6', 'FQDN', undefined),
     endpoints: fc.option(fc.array(endpointArb, {maxLength: 5}), {nil: null, freq: 8}),
+    kind: fc.constantFrom<Record<string, string>>({}, {}, {}, HEADLESS, OTHER_PROXY),
   })
-  .map(({service, addressType, endpoints}): WireEndpointSlice => ({
-    metadata: {name: 'x', labels: service ? {'kubernetes.io/service-name': service} : {}},
+  .map(({service, addressType, endpoints, kind}): WireEndpointSlice => ({
+    metadata: {name: 'x', labels: service ? {'kubernetes.io/service-name': service, ...kind} : {}},
     ...(addressType ? {addressType} : {}),
     endpoints,
   }));
@@ -188,7 +223,9 @@ const sliceArb: fc.Arbitrary<WireEndpointSlice> = fc
 const infoArb = fc.oneof(
   fc.constant(undefined),
   fc.constant<ServiceInfo>({state: 'gone'}),
-  fc.record({publishNotReadyAddresses: fc.boolean(), local: fc.boolean()}).map((s): ServiceInfo => ({state: 'present', ...s})),
+  fc
+    .record({publishNotReadyAddresses: fc.boolean(), local: fc.boolean(), headless: fc.boolean()})
+    .map((s): ServiceInfo => ({state: 'present', ...s})),
 );
 
 const modelArb: fc.Arbitrary<Model> = fc.record({
@@ -217,6 +254,15 @@ function oracleDone(m: Model): boolean {
     const info = m.services[name];
     if (info?.state === 'gone') continue;
     const local = info?.state === 'present' && info.local;
+    const named = m.slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === name);
+    // Headless (label on any of its slices, or clusterIP None): CoreDNS publishes the ready endpoints, nothing else.
+    if ((info?.state === 'present' && info.headless) || named.some((s) => 'service.kubernetes.io/headless' in (s.metadata.labels ?? {}))) {
+      for (const s of named) {
+        if ((s.addressType ?? 'IPv4') === 'FQDN') continue;
+        if ((s.endpoints ?? []).some((e) => isMine(e) && readyOf(e))) return false;
+      }
+      continue;
+    }
     for (const family of ['IPv4', 'IPv6']) {
       const all: WireEndpoint[] = [];
       for (const s of m.slices) {
@@ -265,6 +311,29 @@ describe('routing rule: properties', () => {
     // The generator must exercise both outcomes, or the property proves nothing.
     expect(routed).toBeGreaterThan(300);
     expect(done).toBeGreaterThan(300);
+  });
+
+  it('each route says how the Service is reached, and a fallback is sole exactly when the Service has no other endpoint', () => {
+    fc.assert(
+      fc.property(modelArb, (m) => {
+        const v = run(m);
+        for (const r of v.routedBy) {
+          // Labels come from the Service, so any of its slices tells; endpoints of FQDN slices are not proxied.
+          const all = m.slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === r.service);
+          const named = all.filter((s) => (s.addressType ?? 'IPv4') !== 'FQDN');
+          const labelled = (label: string): boolean => all.some((s) => label in (s.metadata.labels ?? {}));
+          const info = m.services[r.service];
+          const headless = labelled('service.kubernetes.io/headless') || (info?.state === 'present' && info.headless === true);
+          expect(r.via).toBe(headless ? 'dns' : labelled('service.kubernetes.io/service-proxy-name') ? 'other-proxy' : 'kube-proxy');
+          if (r.why !== 'terminatingFallback') continue;
+          const isMine = (e: WireEndpoint): boolean =>
+            e.targetRef?.uid && m.pod.uid ? e.targetRef.uid === m.pod.uid : (e.addresses ?? []).includes('10.0.0.1');
+          const anotherPod = named.some((s) => (s.endpoints ?? []).some((e) => !isMine(e)));
+          expect(r.sole === true).toBe(!anotherPod);
+        }
+      }),
+      {numRuns: 3000},
+    );
   });
 
   it('the order of slices and endpoints, and how endpoints are split over slices, do not matter', () => {

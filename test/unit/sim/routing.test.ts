@@ -22,6 +22,13 @@ describe('routable endpoints', () => {
     expect(pickEndpoint([ep('c', false, false, true)])).toBeUndefined();
   });
 
+  it('has no fallback under the ready-only policy (ingress-nginx, CoreDNS): a serving+terminating pod gets nothing', () => {
+    const terminating = [ep('b', false, true, true)];
+    expect(routableEndpoints(terminating, 'ready-only')).toEqual({endpoints: [], fallback: false});
+    expect(pickEndpoint(terminating, () => 0, 'ready-only')).toBeUndefined();
+    expect(pickEndpoint([...terminating, ep('a', true, true, false)], () => 0, 'ready-only')?.ip).toBe('a');
+  });
+
   it('picks uniformly among routable endpoints', () => {
     const all = [ep('a', true, true, false), ep('b', true, true, false), ep('x', false, true, true)];
     expect(pickEndpoint(all, () => 0)?.ip).toBe('a');
