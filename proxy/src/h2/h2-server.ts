@@ -27,11 +27,11 @@ import {LameduckError} from '../errors.js';
 import {createLogThrottle} from '../log-throttle.js';
 import type {Logger} from '../log.js';
 import type {Metrics} from '../metrics.js';
-import type {Phase} from '../phase.js';
+import {PHASES, type Phase} from '../phase.js';
 import {createH2ProbeMatcher} from '../probe-requests.js';
 import {classifyUpstreamError, UPSTREAM_FAILURES, type UpstreamFailure} from '../upstream-errors.js';
 import {startGracefulGoaway} from './goaway.js';
-import {GRPC_FAILURES, grpcStatusClass, grpcTrailers, grpcTrailersOnly, isGrpcRequest} from './grpc-errors.js';
+import {GRPC_FAILURES, GRPC_STATUS_CLASSES, grpcStatusClass, grpcTrailers, grpcTrailersOnly, isGrpcRequest} from './grpc-errors.js';
 import {h1RequestHeaders, h1ToH2ResponseHeaders, h2RequestHeaders, h2ResponseHeaders, trailerHeaders} from './h2-headers.js';
 import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
 
@@ -91,6 +91,8 @@ interface Exchange {
   readonly start: number;
   readonly phase: Phase;
   readonly grpc: boolean;
+  /** The client accepts trailers (`TE: trailers`). */
+  readonly teTrailers: boolean;
   readonly stream: ServerHttp2Stream;
   /** The upstream half, to cancel it when the client goes away. */
   cancel: (() => void) | undefined;
@@ -108,6 +110,8 @@ interface Exchange {
 }
 
 const TEXT_HEADERS = {'content-type': 'text/plain; charset=utf-8'};
+const NO_TRAILERS = Object.freeze({waitForTrailers: false});
+const WAIT_TRAILERS = Object.freeze({waitForTrailers: true});
 
 export function createH2Server(deps: H2ServerDeps): H2Server {
   const {config, metrics, phase} = deps;
@@ -117,6 +121,9 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
   const throttle = createLogThrottle({log, now});
   const isProbe = createH2ProbeMatcher(config.quietIgnorePaths);
   const h2Upstream = config.upstreamProtocol === 'h2c';
+  // Pre-bound label children: no label objects per stream.
+  const streamsByPhase = new Map(PHASES.map((p) => [p, metrics.h2Streams.labels(p)]));
+  const grpcByClass = new Map(GRPC_STATUS_CLASSES.map((c) => [c, metrics.grpcResponses.labels(c)]));
 
   const sessions = new Map<ServerHttp2Session, SessionState>();
   let inFlight = 0;
@@ -197,6 +204,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       start,
       phase: phase(),
       grpc: isGrpcRequest(headers),
+      teTrailers: headers.te !== undefined,
       stream,
       cancel: undefined,
       responded: false,
@@ -218,13 +226,6 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
     stream.once('close', () => finish(ex, st));
     // The HTTP/2 form of `Connection: close`: a session that opens during the drain serves its first stream(s).
     if (st && (draining || closing) && !st.goaway) goaway(st);
-    stream.on('wantTrailers', () => {
-      try {
-        stream.sendTrailers(ex.trailers ?? {});
-      } catch {
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-      }
-    });
 
     const method = headers[':method'];
     if (method === 'CONNECT') return failLocal(ex, 405, 'CONNECT is not supported', GRPC_FAILURES.other);
@@ -251,6 +252,24 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       ex.failed = true;
       ex.stream.close(NGHTTP2_CANCEL);
     });
+  }
+
+  /**
+   * Response options for a response that may end with trailers: gRPC always (its status is a trailer), otherwise
+   * when the client said it accepts them (`TE: trailers`, RFC 9110 §10.1.4) or the app declared them (`Trailer`).
+   * Other responses end with their last DATA frame: waiting for trailers costs an extra empty DATA frame and an
+   * event per response, and undeclared trailers of a client that did not ask for them may be dropped (RFC 9110 §6.5.1).
+   */
+  function trailerOptions(ex: Exchange, declared: boolean): {waitForTrailers: boolean} {
+    if (!ex.grpc && !ex.teTrailers && !declared) return NO_TRAILERS;
+    ex.stream.once('wantTrailers', () => {
+      try {
+        ex.stream.sendTrailers(ex.trailers ?? {});
+      } catch {
+        ex.stream.close(NGHTTP2_INTERNAL_ERROR);
+      }
+    });
+    return WAIT_TRAILERS;
   }
 
   /** Answers (or, past the response head, ends) a stream with an error lameduck makes itself. */
@@ -301,7 +320,9 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
   function toH2(ex: Exchange, headers: IncomingHttpHeaders, remote: string | undefined): void {
     const {stream} = ex;
     const endStream = stream.endAfterHeaders;
-    const opened = h2().open(h2RequestHeaders(headers, remote), {endStream, waitForTrailers: !endStream});
+    // Request trailers are relayed when the client declares them (`Trailer`); gRPC clients send none.
+    const requestTrailers = !endStream && headers.trailer !== undefined;
+    const opened = h2().open(h2RequestHeaders(headers, remote), {endStream, waitForTrailers: requestTrailers});
     if (!opened.ok) {
       if (opened.reason === 'overloaded') {
         metrics.upstreamErrors.inc({reason: 'other'});
@@ -314,18 +335,18 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       if (!up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
     };
     up.on('error', (err: NodeJS.ErrnoException) => onUpError(ex, err, up.rstCode));
-    if (!endStream) {
+    if (requestTrailers) {
       let trailers: OutgoingHttpHeaders | undefined;
       stream.once('trailers', (t: IncomingHttpHeaders) => (trailers = trailerHeaders(t)));
-      up.on('wantTrailers', () => {
+      up.once('wantTrailers', () => {
         try {
           up.sendTrailers(trailers ?? {});
         } catch {
           up.close(NGHTTP2_CANCEL);
         }
       });
-      stream.pipe(up);
     }
+    if (!endStream) stream.pipe(up);
     if (!ex.grpc && config.upstreamTimeoutMs > 0) {
       // Non-gRPC: no byte either way for this long is a timeout (504). gRPC calls carry their own deadline
       // (grpc-timeout), which the app enforces; a long-lived stream is not a timeout.
@@ -346,7 +367,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
           stream.respond(out, {endStream: true});
           return;
         }
-        stream.respond(out, {waitForTrailers: true});
+        stream.respond(out, trailerOptions(ex, h.trailer !== undefined));
         armSendTimeout(ex);
       } catch (err) {
         ex.responded = false;
@@ -408,7 +429,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       ex.status = res.statusCode ?? 502;
       const noBody = method === 'HEAD' || ex.status === 204 || ex.status === 304;
       try {
-        stream.respond(h1ToH2ResponseHeaders(ex.status, res.rawHeaders), noBody ? {endStream: true} : {waitForTrailers: true});
+        stream.respond(h1ToH2ResponseHeaders(ex.status, res.rawHeaders), noBody ? {endStream: true} : trailerOptions(ex, res.headers.trailer !== undefined));
         if (!noBody) armSendTimeout(ex);
       } catch (err) {
         ex.responded = false;
@@ -455,8 +476,8 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       if (!destroying) metrics.clientAborts.inc();
     }
     metrics.observeRequest(ex.phase, status, (now() - ex.start) / 1000);
-    metrics.h2Streams.inc({phase: ex.phase});
-    if (ex.grpc) metrics.grpcResponses.inc({grpc_status: grpcStatusClass(complete || ex.failed || ex.cut ? ex.grpcStatus : undefined)});
+    streamsByPhase.get(ex.phase)!.inc();
+    if (ex.grpc) grpcByClass.get(grpcStatusClass(complete || ex.failed || ex.cut ? ex.grpcStatus : undefined))!.inc();
     if (debug) log.debug('stream', {protocol: 'h2c', status, grpcStatus: ex.grpcStatus, ms: Math.round(now() - ex.start), phase: ex.phase});
   }
 

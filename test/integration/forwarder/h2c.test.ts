@@ -63,7 +63,8 @@ describe('h2c client -> h2c app', () => {
     const proxy = await cleanups.proxyTo(app.url);
     const s = await session(proxy.port);
     const results = await Promise.all(
-      Array.from({length: 20}, (_, i) => h2Request(s, {':method': 'POST', ':path': `/t${i}`}, {body: 'x', trailers: {'x-client-trailer': `v${i}`}})),
+      // The client accepts trailers (TE) and declares its own (Trailer): both are relayed.
+      Array.from({length: 20}, (_, i) => h2Request(s, {':method': 'POST', ':path': `/t${i}`, te: 'trailers', trailer: 'x-client-trailer'}, {body: 'x', trailers: {'x-client-trailer': `v${i}`}})),
     );
     results.forEach((r, i) => {
       expect(r.body.toString()).toBe('body');
