@@ -6,6 +6,8 @@
  * to bench/results/faults-<date>.json. Exit code 1 if any verdict failed.
  *
  * Options: --only=1,7,12 runs those scenario ids; --pods=N sizes the stampede (default 50).
+ *
+ * `--fuzz [--seed N] [--cases N] [--seconds N] ...` runs the HTTP/1.1 fuzz campaign instead (bench/fuzz/cli.ts).
  */
 import {cpus, totalmem} from 'node:os';
 import {writeResults} from './lib/report.js';
@@ -17,6 +19,7 @@ import {slowloris, startTarget} from '../sim/faults/hostile.js';
 import {stampede} from '../sim/faults/stampede-scenario.js';
 import {judge, verdictTable, type Verdict} from '../sim/faults/verdict.js';
 import {killAll} from '../sim/processes.js';
+import {fuzzMain, FuzzUsageError} from './fuzz/cli.js';
 
 async function slowlorisVerdict(attackers: number): Promise<Verdict> {
   const t = await startTarget();
@@ -83,7 +86,18 @@ async function main(): Promise<void> {
   process.exitCode = verdicts.some((v) => v.failures.length > 0) ? 1 : 0;
 }
 
-main().catch(async (err: unknown) => {
+async function fuzz(): Promise<void> {
+  try {
+    process.exitCode = await fuzzMain(process.argv.slice(2), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  } catch (err) {
+    if (!(err instanceof FuzzUsageError)) throw err;
+    process.stderr.write(`faults --fuzz: ${err.message}\n`);
+    process.exitCode = 2;
+  }
+  await killAll();
+}
+
+(process.argv.includes('--fuzz') ? fuzz() : main()).catch(async (err: unknown) => {
   process.stderr.write(`faults: ${(err as Error).stack ?? err}\n`);
   await killAll();
   process.exit(1);

@@ -84,4 +84,46 @@ function main(): void {
   );
 }
 
-main();
+/**
+ * Subcommands load their code only when asked (dynamic import): the sidecar's own start path never loads the injector,
+ * so its idle memory does not grow by it.
+ */
+async function subcommand(name: string, argv: string[]): Promise<void> {
+  if (name === 'inject') {
+    const {runInjectCli} = await import('./inject/cli.js');
+    process.exitCode = await runInjectCli(argv, {
+      readStdin: async () => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      },
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    });
+    return;
+  }
+  const {runWebhookCommand} = await import('./inject/webhook-command.js');
+  const server = await runWebhookCommand(argv, {
+    env: process.env,
+    log: (line) => process.stdout.write(line + '\n'),
+    stderr: (text) => process.stderr.write(text),
+  });
+  if (typeof server === 'number') {
+    process.exitCode = server;
+    return;
+  }
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+const SUBCOMMANDS = new Set(['inject', 'webhook']);
+const first = process.argv[2];
+if (first !== undefined && SUBCOMMANDS.has(first)) {
+  subcommand(first, process.argv.slice(3)).catch((err: unknown) => {
+    process.stderr.write(`lameduck ${first}: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  main();
+}

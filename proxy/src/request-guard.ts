@@ -56,6 +56,8 @@ export function checkRequest(req: IncomingMessage): Refusal | undefined {
     const name = raw[i]!;
     if (name.length === 4 && name.toLowerCase() === 'host' && (++hosts > 1 || !VALID_HOST.test(raw[i + 1]!))) return REFUSALS.badHost;
   }
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+  if (hosts === 0 && req.httpVersionMinor >= 1) return REFUSALS.badHost;
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     if (!CHUNKED_LAST.test(te)) return REFUSALS.badFraming;

@@ -55,6 +55,8 @@ export function helpText(): string {
     'lameduck — Kubernetes-aware sidecar reverse proxy: keeps serving until no Service routes to the pod, drains, then lets the app exit.',
     '',
     'Usage: lameduck [--flag=value ...]   (every flag is also an environment variable; the flag wins)',
+    '       lameduck inject [flags] [FILE|DIR|-]...   add the sidecar to manifests (lameduck inject --help)',
+    '       lameduck webhook [flags]                  the mutating admission webhook (lameduck webhook --help)',
     '',
   ];
   for (const s of SETTINGS as readonly Setting[]) {

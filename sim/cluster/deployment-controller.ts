@@ -96,14 +96,22 @@ function templateHash(template: PodTemplate): string {
   return s;
 }
 
-export function createDeploymentController(opts: {
+export interface DeploymentControllerOptions {
   store: Store;
   deployment: DeploymentSpec;
   resyncMs?: number;
   onEvent?: (e: DeploymentControllerEvent) => void;
+  /**
+   * Mutating admission for the pods it creates (the API server's webhooks, api.admission), as a pod created through
+   * the API would pass it. A create that admission refuses is tried again at the next reconcile, as the ReplicaSet
+   * controller does.
+   */
+  admit?: (pod: Pod) => Promise<Pod>;
   /** Nodes to bind new pods to, in turn (the scheduler's spreading, simplified); default the store's node. */
   nodes?: readonly string[];
-}): DeploymentController {
+}
+
+export function createDeploymentController(opts: DeploymentControllerOptions): DeploymentController {
   const {store} = opts;
   let nextNode = 0;
   const spec = structuredClone(opts.deployment);
@@ -115,6 +123,7 @@ export function createDeploymentController(opts: {
   const events: DeploymentControllerEvent[] = [];
   let stopped = false;
   let scheduled = false;
+  let pendingCreates = 0;
 
   const emit = (e: Omit<DeploymentControllerEvent, 'at' | 'revision'>): void => {
     const full = {...e, at: Date.now(), revision};
@@ -148,8 +157,25 @@ export function createDeploymentController(opts: {
     };
     if (opts.nodes && opts.nodes.length > 0) pod.spec.nodeName = opts.nodes[nextNode++ % opts.nodes.length];
     if (!pod.metadata.annotations) delete pod.metadata.annotations;
-    const created = store.createPod(pod);
-    emit({type: 'pod-created', pod: created.metadata.name});
+    if (!opts.admit) {
+      const created = store.createPod(pod);
+      emit({type: 'pod-created', pod: created.metadata.name});
+      return;
+    }
+    // Counted as a new pod while admission runs, so that the surge budget is not spent twice.
+    pendingCreates++;
+    opts
+      .admit(pod)
+      .then((admitted) => {
+        if (stopped) return;
+        const created = store.createPod(admitted);
+        emit({type: 'pod-created', pod: created.metadata.name});
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        pendingCreates--;
+        schedule();
+      });
   }
 
   function deletePod(p: Pod): void {
@@ -174,8 +200,8 @@ export function createDeploymentController(opts: {
     const replicas = spec.replicas;
 
     // Scale up the new revision within the surge budget.
-    if (newPods.length < replicas) {
-      const allowed = Math.min(replicas + maxSurge - active.length, replicas - newPods.length);
+    if (newPods.length + pendingCreates < replicas) {
+      const allowed = Math.min(replicas + maxSurge - active.length - pendingCreates, replicas - newPods.length - pendingCreates);
       for (let i = 0; i < allowed; i++) createPod();
     }
 

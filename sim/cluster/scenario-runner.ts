@@ -6,6 +6,7 @@
  *
  * Every part is torn down in `finally`, whatever happened: no process, port, timer or temp file outlives a run.
  */
+import {startInjector, type Injector} from './injector.js';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -213,6 +214,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   let api: ApiServer | undefined;
   const kubelets: Kubelet[] = [];
   let deployment: DeploymentController | undefined;
+  let injector: Injector | undefined;
   const views: EndpointView[] = [];
   let dataPlane: DataPlane | undefined;
   let dataPlaneResult: DataPlaneResult | undefined;
@@ -260,7 +262,8 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     progressTimer = setInterval(progress, 500);
     progressTimer.unref();
 
-    deployment = createDeploymentController({store: api.store, deployment: def.deployment, nodes: nodeNames});
+    if (def.injected) injector = await startInjector(api, dir);
+    deployment = createDeploymentController({store: api.store, deployment: def.deployment, nodes: nodeNames, ...(injector ? {admit: injector.admit} : {})});
     await deployment.waitForRollout(rolloutTimeoutMs);
     checkAbort();
 
@@ -359,6 +362,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     } finally {
       for (const v of views) v.close();
       deployment?.stop();
+      await injector?.close();
       await Promise.all(kubelets.map((k) => k.stop()));
       await api?.shutdown();
       rmSync(dir, {recursive: true, force: true});

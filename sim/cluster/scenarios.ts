@@ -6,6 +6,9 @@
  * - `lameduck`: lameduck as a classic sidecar (the Service targets its port); the app's preStop is `httpGet /prestop`
  *   on lameduck's admin port, so kubelet holds the app until the drain is done.
  * - `lameduck-native`: the same as a native sidecar (initContainers[] with restartPolicy Always, LAMEDUCK_MODE=native).
+ * - `lameduck-injected`: the `bare` Deployment, only annotated `lameduck.io/inject: "true"`: the API server's mutating
+ *   admission calls the real `lameduck webhook`, which adds lameduck to every pod it creates and takes over the app's
+ *   port name, so the unchanged Service (targetPort `http`) reaches lameduck (docs/injection.md).
  * - `lameduck-noapi`: classic lameduck whose API access is denied (RBAC 403 on everything): only its timed fallback
  *   (LAMEDUCK_FALLBACK_DELAY) stands between the trigger and settling.
  * - `legacy-b-bare`: the legacy app of kind (b), a PID 1 that ignores SIGTERM: the pod hangs until SIGKILL at the end
@@ -30,6 +33,7 @@ export const SCENARIOS = [
   'sleep',
   'lameduck',
   'lameduck-native',
+  'lameduck-injected',
   'lameduck-noapi',
   'legacy-b-bare',
   'legacy-b-lameduck',
@@ -74,6 +78,8 @@ export interface ScenarioDefinition {
   headless?: boolean;
   /** The API server denies lameduck everything (403). */
   denyApi: boolean;
+  /** The pods get lameduck from the admission webhook (`lameduck webhook`), not from their template. */
+  injected?: boolean;
   /** The figure that matters is the pod's termination time (kind (b)), not only failed requests. */
   terminationFigure: boolean;
   deployment: DeploymentSpec;
@@ -142,6 +148,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
   let lameduck = false;
   let targetPort = 'http';
   let grace = p.gracePeriodSeconds;
+  let annotations: Record<string, string> | undefined;
   const headless = name.startsWith('headless-');
   switch (name) {
     case 'bare':
@@ -176,6 +183,20 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
       initContainers = [lameduckContainer(p, {mode: 'native'})];
       containers = [appContainer(p, {ignoreSigterm: false, probe: false, marker: false, preStop: PRESTOP_HTTP})];
       break;
+    case 'lameduck-injected':
+      description = 'the bare app; lameduck added at pod creation by the admission webhook';
+      lameduck = true;
+      containers = [appContainer(p, {ignoreSigterm: false, probe: true, marker: false})];
+      annotations = {
+        'lameduck.io/inject': 'true',
+        'lameduck.io/image': 'lameduck:dev',
+        'lameduck.io/traffic-port': String(PROXY_PORT),
+        'lameduck.io/admin-port': String(ADMIN_PORT),
+        'lameduck.io/settle': ms(p.settleMs),
+        'lameduck.io/quiet': ms(p.quietMs),
+        'lameduck.io/fallback-delay': ms(p.fallbackDelayMs),
+      };
+      break;
     case 'legacy-b-bare':
       description = `PID-1 app ignoring SIGTERM, alone: waits for SIGKILL at ${grace}s`;
       containers = [appContainer(p, {ignoreSigterm: true, probe: true, marker: false})];
@@ -195,7 +216,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
       break;
   }
   const template: PodTemplate = {
-    metadata: {labels},
+    metadata: {labels, ...(annotations ? {annotations} : {})},
     spec: {
       terminationGracePeriodSeconds: grace,
       containers: containers as unknown as PodTemplate['spec']['containers'],
@@ -208,6 +229,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
     lameduck,
     headless,
     denyApi: name === 'lameduck-noapi',
+    injected: name === 'lameduck-injected',
     terminationFigure: name.startsWith('legacy-b'),
     deployment: {
       name: 'web',

@@ -1,6 +1,7 @@
 // The HTTP face of the simulation: one request handler that authenticates, throttles (API Priority and Fairness),
 // authorizes (RBAC denials set by tests), routes REST paths to the store, and encodes answers as a kube-apiserver
 // does — JSON objects, lists without per-item kind/apiVersion, Status errors, Tables for kubectl, watch streams.
+import type {MutatingAdmission} from './admission.js';
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {
   ApiError,
@@ -48,6 +49,8 @@ export interface ApiHandlerDeps {
   serverAddress: () => string;
   /** Serve aggregated discovery when asked (kubectl 1.30+ asks first). Default true. */
   aggregatedDiscovery?: boolean;
+  /** Mutating admission webhooks, called on create before defaulting and storage. */
+  admission?: MutatingAdmission;
 }
 
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -395,11 +398,20 @@ export function createApiHandler(deps: ApiHandlerDeps): (req: IncomingMessage, r
         }
         obj.metadata.namespace = ns;
       }
+      let admitted = obj;
+      const headers = {...warning};
+      if (deps.admission) {
+        const r = await deps.admission.admitCreate({info, namespace: info.namespaced ? ns : undefined, object: obj, user: deps.user, dryRun});
+        admitted = r.object;
+        admitted.metadata = {...(admitted.metadata ?? {}), ...(info.namespaced ? {namespace: ns} : {})};
+        // Admission warnings reach the client as Warning headers (RFC 7234 warn-code 299), as kubectl prints them.
+        if (r.warnings.length > 0) headers.Warning = [headers.Warning, ...r.warnings.map((w) => `299 - ${JSON.stringify(w)}`)].filter(Boolean).join(', ');
+      }
       // PrepareForCreate: a client cannot create a pod or service with a status of its choosing.
-      if (info.resource === 'pods') (obj as Pod).status = {phase: 'Pending'};
-      if (info.resource === 'services') delete obj.status;
-      const created = store.create(info.resource as ResourceName, obj, {dryRun, requireNamespace: true});
-      return sendJson(res, record, 201, render(info, created, accept, query), warning);
+      if (info.resource === 'pods') (admitted as Pod).status = {phase: 'Pending'};
+      if (info.resource === 'services') delete admitted.status;
+      const created = store.create(info.resource as ResourceName, admitted, {dryRun, requireNamespace: true});
+      return sendJson(res, record, 201, render(info, created, accept, query), headers);
     }
     if (name === undefined) {
       if (method === 'DELETE' && route.namespace !== undefined) {

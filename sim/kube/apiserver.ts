@@ -2,6 +2,7 @@
 // bearer tokens, the real REST and watch protocol, and in-process EndpointSlice and Endpoints controllers, so that
 // @kubernetes/client-node and kubectl talk to it as to a cluster. What it does and does not simulate:
 // docs/simulation.md.
+import {createMutatingAdmission, type MutatingAdmission} from './admission.js';
 import {createServer as createHttpServer, type Server} from 'node:http';
 import {createServer as createHttpsServer} from 'node:https';
 import type {AddressInfo} from 'node:net';
@@ -20,6 +21,7 @@ import {createStore, type Store} from './store.js';
 import {createWatchHub} from './watch-hub.js';
 
 export type {Store} from './store.js';
+export type {MutatingAdmission, MutatingWebhookConfiguration} from './admission.js';
 export type {Faults} from './faults.js';
 export type {RequestLog, RequestRecord} from './request-log.js';
 export type {Lag} from './reconcile-queue.js';
@@ -47,6 +49,8 @@ export interface ApiServerOptions {
   nodeName?: string;
   /** Answer aggregated discovery (kubectl 1.30+ asks for it first). Default true. */
   aggregatedDiscovery?: boolean;
+  /** Where a webhook's clientConfig.service is reachable (host:port); the simulation has no cluster DNS. */
+  resolveService?: (namespace: string, name: string, port: number) => string | undefined;
 }
 
 export interface ApiServer {
@@ -61,6 +65,8 @@ export interface ApiServer {
   /** In-cluster style files in `dir` (token, ca.crt, namespace), as kubelet projects them. */
   writeServiceAccount(dir: string, opts?: {namespace?: string}): {tokenPath: string; caPath: string; namespacePath: string};
   store: Store;
+  /** Registered MutatingWebhookConfigurations, called on every create. */
+  admission: MutatingAdmission;
   faults: Faults;
   requests: RequestLog;
   endpointSlices: EndpointSliceController;
@@ -112,6 +118,11 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     endpoints.stop();
   }
 
+  const admission = createMutatingAdmission({
+    namespaceLabels: (ns) => store.get('namespaces', '', ns)?.metadata.labels as Record<string, string> | undefined,
+    resolveService: opts.resolveService,
+  });
+
   let port = opts.port ?? 0;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const handler = createApiHandler({
@@ -123,6 +134,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     user,
     serverAddress: () => `${hostForUrl}:${port}`,
     aggregatedDiscovery: opts.aggregatedDiscovery,
+    admission,
   });
 
   let server: Server | undefined;
@@ -173,6 +185,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       return {tokenPath: files.tokenPath, caPath: files.caPath, namespacePath: files.namespacePath};
     },
     store,
+    admission,
     faults,
     requests,
     endpointSlices,

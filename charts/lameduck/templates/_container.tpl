@@ -117,6 +117,10 @@ restartPolicy: Always
   value: {{ printf "http://127.0.0.1:%d" (int $v.appPort) | quote }}
 - name: LAMEDUCK_SETTLE
   value: {{ include "lameduck.settle" . | quote }}
+{{- with $v.dnsSettle }}
+- name: LAMEDUCK_DNS_SETTLE
+  value: {{ . | quote }}
+{{- end }}
 - name: LAMEDUCK_QUIET
   value: {{ $v.quiet | quote }}
 {{- with $v.quietIgnorePaths }}

@@ -3,7 +3,7 @@ lameduck.terminationGracePeriodSeconds: a grace period long enough for a whole d
 
 lameduck's deadline is the grace period minus exitMargin (docs/design.md, "Deadline"), so the grace period must hold:
   the wait for deregistration - or the fallback delay when the API cannot tell, whichever is longer -
-  + settle + quiet (serving after deregistration)
+  + settle + quiet (serving after deregistration; with `headless`, the longer of settle and dnsSettle)
   + the longest request (in-flight requests finish during closing)
   + exitMargin (the app's own exit after release).
 With the defaults: max(10s, 15s) + 2s + 1s + 10s + 5s = 33s. With an explicit drainTimeout: drainTimeout + exitMargin.
@@ -20,6 +20,9 @@ Usage: terminationGracePeriodSeconds: {{ include "lameduck.terminationGracePerio
 {{- else -}}
 {{- $deregistration := maxf (include "lameduck.seconds" $v.gracePeriod.deregistration | float64) (include "lameduck.seconds" $v.fallbackDelay | float64) -}}
 {{- $settle := include "lameduck.seconds" (include "lameduck.settle" .) | float64 -}}
+{{- if $v.headless -}}
+{{- $settle = maxf $settle (include "lameduck.seconds" ($v.dnsSettle | default "35s") | float64) -}}
+{{- end -}}
 {{- $quiet := include "lameduck.seconds" $v.quiet | float64 -}}
 {{- $longest := include "lameduck.seconds" $v.gracePeriod.longestRequest | float64 -}}
 {{- addf $deregistration $settle $quiet $longest $margin | ceil | int -}}

@@ -166,7 +166,7 @@ class Attempt implements Dispatcher.DispatchHandler, LeaseRequester {
     this.keepTrailer = trailer && !length && res.useChunkedEncodingByDefault && req.method !== 'HEAD' && status !== 204 && status !== 304;
     // The app answered before the request body was all sent: undici stops sending it (and destroys the request
     // stream), so the rest of the body on the client connection can never be read: close it after this response.
-    const close = ctx.mustClose() || (!req.complete && hasBody(req)) || ex.conn?.closing === true;
+    const close = ctx.mustClose() || (!req.complete && hasBody(req)) || ex.conn?.closing === true || ex.closeAfter;
     if (close && ex.conn) ex.conn.closing = true;
     try {
       // undici decodes the reason phrase as UTF-8; the wire form is bytes (RFC 9112 §4), which node writes as latin1.

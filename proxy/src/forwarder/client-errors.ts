@@ -9,6 +9,14 @@ import type {Duplex} from 'node:stream';
 import type {ForwarderContext} from './context.js';
 import {kExchange, type TrackedResponse} from './exchange.js';
 
+/**
+ * The parser's rejections carry no body: the request's method is not known (it may have been a HEAD, whose answer
+ * must not have one), and the connection closes after the answer anyway. The status says what was wrong.
+ */
+function bareResponse(status: number): Buffer {
+  return Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, 'latin1');
+}
+
 export function textResponse(status: number, body: Buffer): Buffer {
   const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
@@ -20,10 +28,10 @@ export function text(status: number, message: string): Buffer {
 
 /** Raw answers written on a socket without an HTTP response object (parser errors, refused upgrades). */
 const CLIENT_ERROR_RESPONSES = {
-  400: textResponse(400, text(400, 'malformed request')),
-  408: textResponse(408, text(408, 'request not received in time')),
-  413: textResponse(413, text(413, 'chunk extensions too large')),
-  431: textResponse(431, text(431, 'request header fields too large')),
+  400: bareResponse(400),
+  408: bareResponse(408),
+  413: bareResponse(413),
+  431: bareResponse(431),
 } as const;
 
 function clientErrorStatus(code: string): keyof typeof CLIENT_ERROR_RESPONSES {
@@ -61,6 +69,18 @@ export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.Er
     }
     ctx.metrics.badRequests.inc();
     if (ctx.debug) ctx.log.debug('malformed request', {code, reason: (err as {reason?: string}).reason});
+    const last = ctx.tracker.get(socket)?.responses.at(-1) as TrackedResponse | undefined;
+    const lastEx = last?.[kExchange];
+    if (last !== undefined && lastEx !== undefined && lastEx.req.complete) {
+      // The bytes that failed come after the last complete request: every request before them is answered in order,
+      // the last answer closes the connection, and nothing after it is read.
+      socket.pause();
+      if (!last.headersSent) {
+        lastEx.closeAfter = true;
+        last.shouldKeepAlive = false;
+      } else last.once('finish', () => socket.destroySoon());
+      return;
+    }
     const ex = current?.[kExchange];
     if (ex) ex.bad = true;
     const response = CLIENT_ERROR_RESPONSES[clientErrorStatus(code)];

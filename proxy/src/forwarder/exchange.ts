@@ -43,6 +43,11 @@ export interface Exchange {
   sendBlocked: boolean;
   /** The request body is being read and forwarded: the body timeout runs. */
   bodyPending: boolean;
+  /**
+   * Bytes after this complete request could not be parsed: its response closes the connection (the malformed bytes
+   * get no answer of their own, which would take this response's place).
+   */
+  closeAfter: boolean;
 }
 export type TrackedResponse = ServerResponse & {[kExchange]?: Exchange};
 
@@ -60,6 +65,7 @@ export function openExchange(ctx: ForwarderContext, req: IncomingMessage, res: S
     failed: undefined,
     bad: false,
     closed: false,
+    closeAfter: false,
     held: false,
     refused: undefined,
     timedOut: undefined,
@@ -78,10 +84,10 @@ export function openExchange(ctx: ForwarderContext, req: IncomingMessage, res: S
 export function sendLocal(res: ServerResponse, status: number, body: Buffer, close: boolean, extra?: readonly string[]): void {
   const headers = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length)];
   if (extra !== undefined) headers.push(...extra);
-  if (close) {
+  const ex = (res as TrackedResponse)[kExchange];
+  if (close || ex?.closeAfter === true) {
     headers.push('Connection', 'close');
-    const conn = (res as TrackedResponse)[kExchange]?.conn;
-    if (conn) conn.closing = true;
+    if (ex?.conn) ex.conn.closing = true;
   }
   res.writeHead(status, headers);
   res.end(body);

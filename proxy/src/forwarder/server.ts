@@ -40,7 +40,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     keepAliveTimeout: config.keepAliveTimeoutMs,
     connectionsCheckingInterval: checkingInterval(config),
     noDelay: true,
-    requireHostHeader: true,
+    // The guard refuses a missing Host itself (request-guard.ts): node's own 400 for it goes on parsing and handing
+    // out the requests pipelined behind it, which would then reach the app unanswered.
+    requireHostHeader: false,
   });
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = config.headersTimeoutMs;

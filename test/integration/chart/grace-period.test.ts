@@ -8,6 +8,7 @@ import {beforeAll, describe, expect, it} from '@jest/globals';
 import {parseConfig} from '../../../proxy/src/config.js';
 import {drainBudget} from '../../../proxy/src/deadline.js';
 import {parseDuration} from '../../../proxy/src/duration.js';
+import {SETTINGS} from '../../../proxy/src/settings.js';
 import {parse as parseYaml} from 'yaml';
 import {readFile} from 'node:fs/promises';
 import {join} from 'node:path';
@@ -76,6 +77,31 @@ describe('terminationGracePeriodSeconds when the pod does not set it', () => {
     const objects = await helm.template('charts/demo', {lameduck: {drainTimeout: '45s', exitMargin: '3s'}});
     expect(podSpecOf(findObject(objects, 'Deployment')).terminationGracePeriodSeconds).toBe(Math.ceil((ms('45s') + ms('3s')) / 1000));
     expect(sidecarEnv(objects).LAMEDUCK_DRAIN_TIMEOUT).toBe('45s');
+  });
+});
+
+const DEFAULT_DNS_SETTLE_MS = ms(SETTINGS.find((x) => x.env === 'LAMEDUCK_DNS_SETTLE')!.default!);
+
+describe('a pod behind a headless Service', () => {
+  it.each([
+    ['the proxy default DNS settle', {headless: true}, DEFAULT_DNS_SETTLE_MS],
+    ['an explicit DNS settle', {headless: true, dnsSettle: '50s'}, ms('50s')],
+  ])('gets a grace period that covers %s, which the proxy also applies', async (_name, lameduck, dnsSettleMs) => {
+    const objects = await helm.template('charts/demo', {lameduck});
+    const grace = podSpecOf(findObject(objects, 'Deployment')).terminationGracePeriodSeconds!;
+    const needMs = Math.max(ms(defaults.gracePeriod.deregistration), ms(defaults.fallbackDelay)) + dnsSettleMs + ms(defaults.quiet) + ms(defaults.gracePeriod.longestRequest);
+    expect(grace).toBe(Math.ceil((needMs + ms(defaults.exitMargin)) / 1000));
+    const config = parseConfig(sidecarEnv(objects));
+    expect(config.dnsSettleMs).toBe(dnsSettleMs);
+    expect(drainBudget({drainTimeoutMs: config.drainTimeoutMs, exitMarginMs: config.exitMarginMs, gracePeriodSeconds: grace}).ms).toBeGreaterThanOrEqual(needMs);
+  });
+
+  it('leaves the grace period alone when the chart is not told of one', async () => {
+    const objects = await helm.template('charts/demo', {lameduck: {dnsSettle: '50s'}});
+    expect(podSpecOf(findObject(objects, 'Deployment')).terminationGracePeriodSeconds).toBe(
+      Math.ceil((Math.max(ms(defaults.gracePeriod.deregistration), ms(defaults.fallbackDelay)) + ms('2s') + ms(defaults.quiet) + ms(defaults.gracePeriod.longestRequest) + ms(defaults.exitMargin)) / 1000),
+    );
+    expect(sidecarEnv(objects).LAMEDUCK_DNS_SETTLE).toBe('50s');
   });
 });
 

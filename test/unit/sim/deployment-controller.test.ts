@@ -126,4 +126,37 @@ describe('deployment controller', () => {
     expect(live).toHaveLength(2);
     for (const p of live) expect(p.metadata.labels?.[TEMPLATE_HASH_LABEL]).toBe(dc.status().revision);
   });
+
+  it('passes every pod it creates through admission first, and never creates more than the surge allows meanwhile', async () => {
+    const store = createStore();
+    cleanups.push(fakeNode(store));
+    let calls = 0;
+    let refusals = 1;
+    const admit = async (pod: Pod): Promise<Pod> => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 30));
+      // The first create is refused (a webhook denial): the controller tries again at the next reconcile.
+      if (refusals-- > 0) throw new Error('denied');
+      return {...pod, metadata: {...pod.metadata, annotations: {admitted: 'yes'}}};
+    };
+    const seen: number[] = [];
+    cleanups.push(watchInvariants(store, (live) => seen.push(live.length)));
+    const dc = createDeploymentController({
+      store,
+      resyncMs: 50,
+      admit,
+      deployment: {name: 'web', replicas: 3, strategy: {maxSurge: 1, maxUnavailable: 0}, template: {metadata: {labels: {app: 'web'}}, spec: {containers: [{name: 'app', image: 'demo-app'}]}}},
+    });
+    cleanups.push(() => dc.stop());
+    await dc.waitForRollout(5000);
+    dc.rollout((t) => {
+      t.spec.containers[0]!.image = 'demo-app:2';
+    });
+    await dc.waitForRollout(5000);
+    const live = store.list<Pod>('pods', 'default').filter((p) => !p.metadata.deletionTimestamp);
+    expect(live).toHaveLength(3);
+    for (const p of live) expect(p.metadata.annotations).toEqual({admitted: 'yes'});
+    expect(calls).toBe(7);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(4);
+  });
 });
