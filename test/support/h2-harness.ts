@@ -35,11 +35,11 @@ export interface H2App {
 
 export type H2Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
 
-export async function startH2App(handler: H2Handler): Promise<H2App> {
+export async function startH2App(handler: H2Handler, settings: import('node:http2').Settings = {}): Promise<H2App> {
   const seen: H2Seen[] = [];
   let sessions = 0;
   const open = new Set<import('node:http2').Http2Session>();
-  const server: Http2Server = createServer();
+  const server: Http2Server = createServer({settings});
   server.on('session', (s) => {
     sessions++;
     open.add(s);

@@ -178,6 +178,30 @@ describe('lameduck-made errors for gRPC requests on the wire', () => {
     expect(res.headers['grpc-message']).toBe('lameduck: upstream refused the connection');
     expect(res.body.length).toBe(0);
   });
+
+  it("RESOURCE_EXHAUSTED (gRPC) or 503 when the app's stream limit is reached and no stream may wait (LAMEDUCK_UPSTREAM_MAX_QUEUE)", async () => {
+    const app = await startH2App(
+      (stream) => {
+        stream.respond({':status': 200});
+        stream.write('held'); // never ends: holds the app's only stream slot
+      },
+      {maxConcurrentStreams: 1},
+    );
+    cleanups.track(() => app.close());
+    const proxy = await cleanups.proxyTo(app.url, {LAMEDUCK_UPSTREAM_MAX_SOCKETS: '1', LAMEDUCK_UPSTREAM_MAX_QUEUE: '0'});
+    const s = await session(proxy.port);
+    const held = s.request({':path': '/hold'});
+    held.on('error', () => undefined);
+    await new Promise<void>((resolve) => held.once('data', () => resolve()));
+    const grpcRes = await h2Request(s, {':method': 'POST', ':path': '/pkg.Svc/Call', 'content-type': 'application/grpc'}, {body: Buffer.from([0, 0, 0, 0, 0])});
+    expect(grpcRes.status).toBe(200);
+    expect(grpcRes.headersEndedStream).toBe(true);
+    expect(grpcRes.headers['grpc-status']).toBe('8');
+    const plain = await h2Request(s, {':path': '/plain'});
+    expect(plain.status).toBe(503);
+    expect(app.seen).toHaveLength(1);
+    held.close(constants.NGHTTP2_CANCEL);
+  });
 });
 
 describe('the same listener', () => {
