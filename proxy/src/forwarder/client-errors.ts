@@ -47,6 +47,19 @@ function clientErrorStatus(code: string): keyof typeof CLIENT_ERROR_RESPONSES {
   }
 }
 
+/**
+ * Requests are in flight on the connection and what follows them gets no answer: every request before is answered
+ * in order, the last answer closes the connection, and nothing after it is read (an answer of its own would take the
+ * place of a response the app is producing).
+ */
+function closeAfter(socket: Socket, last: TrackedResponse): void {
+  socket.pause();
+  if (!last.headersSent) {
+    last[kExchange]!.closeAfter = true;
+    last.shouldKeepAlive = false;
+  } else last.once('finish', () => socket.destroySoon());
+}
+
 /** The server's `clientError` handler: node's parser rejected a request, or the client socket failed. */
 export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.ErrnoException, duplex: Duplex) => void {
   return (err, duplex) => {
@@ -69,16 +82,21 @@ export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.Er
     }
     ctx.metrics.badRequests.inc();
     if (ctx.debug) ctx.log.debug('malformed request', {code, reason: (err as {reason?: string}).reason});
-    const last = ctx.tracker.get(socket)?.responses.at(-1) as TrackedResponse | undefined;
-    const lastEx = last?.[kExchange];
+    const responses = (ctx.tracker.get(socket)?.responses ?? []) as TrackedResponse[];
+    let last = responses.at(-1);
+    let lastEx = last?.[kExchange];
+    if (lastEx !== undefined && !lastEx.req.complete && lastEx.held && responses.length > 1) {
+      // The request whose body failed is pipelined behind others and was never forwarded (held): it is dropped
+      // unanswered, like a request behind a close, and the ones ahead of it are answered before the connection closes.
+      lastEx.bad = true;
+      lastEx.held = false;
+      lastEx.refused = 'after_close';
+      last = responses.at(-2);
+      lastEx = last?.[kExchange];
+    }
     if (last !== undefined && lastEx !== undefined && lastEx.req.complete) {
-      // The bytes that failed come after the last complete request: every request before them is answered in order,
-      // the last answer closes the connection, and nothing after it is read.
-      socket.pause();
-      if (!last.headersSent) {
-        lastEx.closeAfter = true;
-        last.shouldKeepAlive = false;
-      } else last.once('finish', () => socket.destroySoon());
+      // The bytes that failed come after the last complete request.
+      closeAfter(socket, last);
       return;
     }
     const ex = current?.[kExchange];
@@ -99,7 +117,16 @@ export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.Er
 }
 
 /** CONNECT (a forward-proxy tunnel) is not something a reverse proxy offers. */
-export function refuseConnect(_req: unknown, duplex: Duplex): void {
+export function createConnectHandler(ctx: ForwarderContext): (req: unknown, duplex: Duplex) => void {
+  return (_req, duplex) => {
+    ctx.metrics.badRequests.inc();
+    const last = ctx.tracker.get(duplex as Socket)?.responses.at(-1) as TrackedResponse | undefined;
+    if (last?.[kExchange] !== undefined) closeAfter(duplex as Socket, last);
+    else refuseConnect(duplex);
+  };
+}
+
+function refuseConnect(duplex: Duplex): void {
   const s = duplex as Socket;
   if (s.writable) {
     s.write(textResponse(405, text(405, 'CONNECT is not supported')));

@@ -38,7 +38,12 @@ export function createRequestHandler(ctx: ForwarderContext, h2Upstream?: H2Upstr
     ex.attempts = 1;
     // Pipelined behind requests still in flight on its connection: order and close rules (pipeline.ts).
     const conn = ex.conn;
-    if (conn !== undefined && conn.responses.length > 1 && !admitPipelined(ctx, conn, ex)) return;
+    // Alone on its connection but read after a response that closed it (a refused request's body was still arriving
+    // when that response ended): refused too, and the connection goes.
+    if (conn !== undefined && (conn.responses.length > 1 || conn.closing) && !admitPipelined(ctx, conn, ex)) {
+      if (conn.responses.length === 1) conn.socket.destroySoon();
+      return;
+    }
     if (h2Upstream) forwardToH2(ctx, h2Upstream, req, res, ex);
     else forwardRequest(ctx, req, res, ex);
   };

@@ -13,7 +13,7 @@ import {createH2Server, createH2UpstreamFor, type H2Server} from '../h2/h2-serve
 import {createPrefaceSniffer} from '../h2/preface.js';
 import {listenOn} from '../listen.js';
 import {MAX_HEADERS_COUNT} from '../request-guard.js';
-import {createClientErrorHandler, refuseConnect} from './client-errors.js';
+import {createClientErrorHandler, createConnectHandler} from './client-errors.js';
 import {createContext, type ForwarderContext} from './context.js';
 import {createTimeoutHandler} from './client-timeouts.js';
 import {continuePipeline} from './pipeline.js';
@@ -57,7 +57,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const h2Upstream = config.upstreamProtocol === 'h2c' ? createH2UpstreamFor(config) : undefined;
   server.on('request', createRequestHandler(ctx, h2Upstream));
   server.on('upgrade', createUpgradeHandler(ctx));
-  server.on('connect', refuseConnect);
+  server.on('connect', createConnectHandler(ctx));
   server.on('clientError', createClientErrorHandler(ctx));
   // The client sockets' idle timer: node's keep-alive timeout, and the send and body timeouts (client-timeouts.ts).
   server.on('timeout', createTimeoutHandler(ctx));

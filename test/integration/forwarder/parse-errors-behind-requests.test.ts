@@ -40,6 +40,35 @@ describe('bytes the parser rejects behind complete requests', () => {
     expect(result.closed).toBe(true);
     expect(seenUrls(upstream).sort()).toEqual(['/a', '/b']);
   });
+
+  it('drop a pipelined POST whose chunked body is malformed, after answering the request ahead of it', async () => {
+    const {upstream, proxy} = await setup();
+    const bytes = 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n+b\r\nhello world\r\n0\r\n\r\n';
+    const result = await rawExchange(proxy.port, bytes, 3000);
+    expect(statusCodes(result.text)).toEqual([200]);
+    expect(result.text).toContain('seen /a');
+    expect(result.closed).toBe(true);
+    expect(seenUrls(upstream)).toEqual(['/a']);
+  });
+
+  it('answer the request ahead of a pipelined CONNECT, then close, instead of a 405 in its place', async () => {
+    const {upstream, proxy} = await setup();
+    const result = await rawExchange(proxy.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nCONNECT x.example:443 HTTP/1.1\r\nHost: x.example\r\n\r\n', 3000);
+    expect(statusCodes(result.text)).toEqual([200]);
+    expect(result.text).toContain('seen /a');
+    expect(result.closed).toBe(true);
+    expect(seenUrls(upstream)).toEqual(['/a']);
+  });
+});
+
+describe('a request the guard refuses', () => {
+  it('closes the connection: a request behind its body never reaches the app', async () => {
+    const {upstream, proxy} = await setup();
+    const result = await rawExchange(proxy.port, 'POST /a HTTP/1.1\r\nHost: a@b\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: x\r\n\r\n', 3000);
+    expect(statusCodes(result.text)).toEqual([400]);
+    expect(result.closed).toBe(true);
+    expect(seenUrls(upstream)).toEqual([]);
+  });
 });
 
 describe('a request without Host', () => {
