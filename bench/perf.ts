@@ -6,6 +6,8 @@
 //   npm run bench                      full run (~3 min); `npm run bench:perf` is the same
 //   npm run bench -- --quick           ~1.2 min, shorter cells, one start-up sample
 //   npm run bench -- --profile         lameduck only, under wrk, with node --cpu-prof; prints the top self-time frames
+//   npm run bench -- --h2              the HTTP/2 (h2c) rows only (bench/lib/h2-perf.ts); a full run ends with them
+//                                      when h2load (Debian nghttp2-client) is installed
 //
 // Placement (2 cores): each proxy alone on core 0 (taskset), so its CPU time and its saturated throughput are its
 // own; the load generators, the upstream and this process on core 1. A proxy that does not fill core 0 at
@@ -36,6 +38,7 @@ import {markdownTable, writeResults} from './lib/report.js';
 import {runBench} from './lib/run-bench.js';
 import {BenchError, HOST, firstJsonLine, freePort, has, killAll, killTree, spawnTracked, status, stopper, until200} from './lib/processes.js';
 import {startApiServer, type ApiServer} from '../sim/kube/apiserver.js';
+import {h2Table, h2Verdicts, measureH2, type H2Measured, type H2Settings} from './lib/h2-perf.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
@@ -53,6 +56,8 @@ interface Settings {
 }
 
 const FULL: Settings = {mode: 'full', warmupSeconds: 2, saturatedSeconds: 8, wrkConnections: 64, rates: [1000, 4000], fixedSeconds: 10, heldConnections: 1000, startupSamples: 3};
+const H2_FULL: H2Settings = {warmupSeconds: 2, saturatedSeconds: 8, fixedSeconds: 10, clients: 16, streams: 16};
+const H2_QUICK: H2Settings = {warmupSeconds: 1, saturatedSeconds: 3, fixedSeconds: 4, clients: 16, streams: 16};
 const QUICK: Settings = {mode: 'quick', warmupSeconds: 1, saturatedSeconds: 3, wrkConnections: 64, rates: [1000, 4000], fixedSeconds: 4, heldConnections: 1000, startupSamples: 1};
 
 interface Running {
@@ -389,8 +394,8 @@ async function profile(s: Settings, sut: string[], loadPin: string[], upstreamPo
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => !['--quick', '--profile'].includes(a));
-  if (unknown.length) throw new BenchError('USAGE', `unknown argument ${unknown[0]}; usage: perf [--quick] [--profile]`);
+  const unknown = args.filter((a) => !['--quick', '--profile', '--h2'].includes(a));
+  if (unknown.length) throw new BenchError('USAGE', `unknown argument ${unknown[0]}; usage: perf [--quick] [--profile] [--h2]`);
   const s = args.includes('--quick') ? QUICK : FULL;
   if (!has('wrk', ['-v'])) throw new BenchError('NO_WRK', 'wrk is required (apt-get install -y wrk)');
   const pinned = has('taskset', ['-V']) && cpus().length >= 2;
@@ -410,6 +415,21 @@ async function main(): Promise<void> {
     const busyAtStart = await waitForQuiet(s.mode === 'quick' ? 30_000 : 90_000);
     const started = Date.now();
     const rows: Measured[] = [];
+    const h2Settings = s.mode === 'quick' ? H2_QUICK : H2_FULL;
+    const runH2 = async (): Promise<H2Measured[]> => {
+      if (!has('h2load', ['--version'])) {
+        process.stderr.write('perf: h2load missing (apt-get install -y nghttp2-client): no HTTP/2 rows\n');
+        return [];
+      }
+      return measureH2({sut, loadPin, work, dist: DIST, settings: h2Settings, log: (line) => process.stderr.write(`${line}\n`)});
+    };
+    if (args.includes('--h2')) {
+      const h2Rows = await runH2();
+      const out = [h2Table(h2Rows), '', ...h2Verdicts(h2Rows), '', `h2load -t1 -c${h2Settings.clients} -m${h2Settings.streams} ${h2Settings.saturatedSeconds} s after ${h2Settings.warmupSeconds} s; 1 000 req/s as 10 clients × 100 req/s for ${h2Settings.fixedSeconds} s`].join('\n');
+      process.stdout.write(`${out}\n`);
+      process.stdout.write(`wrote ${writeResults('perf-h2', {date: new Date().toISOString(), machine: machine(pinned), settings: h2Settings, busyAtStart, loadavg: loadavg(), results: h2Rows, verdicts: h2Verdicts(h2Rows)})}\n`);
+      return;
+    }
     api = await startApiServer({});
     for (const def of targets(sut, upstreamPort, work, podIdentity(api, work))) {
       try {
@@ -419,12 +439,14 @@ async function main(): Promise<void> {
         rows.push({target: def.name, startupMs: [], startupCpuMs: [], saturated: {} as Measured['saturated'], fixed: [], skipped: `failed: ${(err as Error).message}`});
       }
     }
+    const h2Rows = await runH2();
     const m = machine(pinned);
     const out = [
       table(rows),
       '',
       ...verdicts(rows),
       '',
+      ...(h2Rows.length > 0 ? [h2Table(h2Rows), '', ...h2Verdicts(h2Rows), ''] : []),
       `mode ${s.mode}: wrk -t1 -c${s.wrkConnections} ${s.saturatedSeconds} s after ${s.warmupSeconds} s warm-up; open loop ${s.fixedSeconds} s per rate, keep-alive; ` +
         `${s.heldConnections} connections held; start-up median of ${s.startupSamples}; took ${Math.round((Date.now() - started) / 1000)} s`,
       `machine: ${m.cpu}, nproc ${m.nproc}, kernel ${m.kernel}, node ${m.node}; ${m.pinned}; ${m.wrk}; ${m.nginx}; ${m.haproxy}`,
@@ -432,7 +454,7 @@ async function main(): Promise<void> {
         `load average at the end (other work on the machine skews throughput more than CPU per request): ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
     ].join('\n');
     process.stdout.write(`${out}\n`);
-    const file = writeResults('perf', {date: new Date().toISOString(), machine: m, settings: s, busyAtStart, loadavg: loadavg(), results: rows, verdicts: verdicts(rows)});
+    const file = writeResults('perf', {date: new Date().toISOString(), machine: m, settings: s, busyAtStart, loadavg: loadavg(), results: rows, verdicts: verdicts(rows), h2: {settings: h2Settings, results: h2Rows, verdicts: h2Verdicts(h2Rows)}});
     process.stdout.write(`wrote ${file}\n`);
   } finally {
     await api?.shutdown();

@@ -32,3 +32,10 @@ backend app
   server app 127.0.0.1:${o.upstreamPort} maxconn ${o.maxconn}
 `;
 }
+
+/** The same HAProxy with HTTP/2 with prior knowledge on both sides (`proto h2` on the bind and the server line). */
+export function haproxyH2Config(o: HaproxyConfigOptions): string {
+  return haproxyConfig(o)
+    .replace(`bind 127.0.0.1:${o.listenPort}`, `bind 127.0.0.1:${o.listenPort} proto h2`)
+    .replace(`server app 127.0.0.1:${o.upstreamPort} maxconn ${o.maxconn}`, `server app 127.0.0.1:${o.upstreamPort} proto h2 maxconn ${o.maxconn}`);
+}

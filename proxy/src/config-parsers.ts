@@ -40,16 +40,28 @@ export function parseIntSetting(variable: string, value: string, min: number, ma
   return n;
 }
 
-export function parseUpstream(variable: string, value: string): URL {
+/** How lameduck talks to the app: HTTP/1.1 (`http://`), or HTTP/2 with prior knowledge (`h2c://`, RFC 9113 §3.3). */
+export type UpstreamProtocol = 'http1' | 'h2c';
+export const UPSTREAM_SCHEMES: Readonly<Record<string, UpstreamProtocol>> = Object.freeze({'http:': 'http1', 'h2c:': 'h2c'});
+
+export function parseUpstream(variable: string, value: string): {url: URL; protocol: UpstreamProtocol} {
   let url: URL;
   try {
     url = new URL(value);
   } catch (cause) {
-    throw new ConfigError(variable, value, 'not a URL, expected http://host:port', {cause});
+    throw new ConfigError(variable, value, 'not a URL, expected http://host:port or h2c://host:port', {cause});
   }
-  if (url.protocol !== 'http:') throw new ConfigError(variable, value, 'only http:// upstreams are supported');
-  if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(variable, value, 'expected http://host:port without path, query or credentials');
-  return url;
+  const protocol = UPSTREAM_SCHEMES[url.protocol];
+  if (protocol === undefined) throw new ConfigError(variable, value, 'only http:// (HTTP/1.1) and h2c:// (HTTP/2 with prior knowledge) upstreams are supported');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
+    throw new ConfigError(variable, value, `expected ${url.protocol}//host:port without path, query or credentials`);
+  }
+  if (protocol === 'h2c') {
+    // `h2c:` is not a special scheme to WHATWG URL (no origin, no default port): carry the address as http://.
+    if (url.hostname === '') throw new ConfigError(variable, value, 'expected h2c://host:port');
+    url = new URL(`http://${url.host}`);
+  }
+  return {url, protocol};
 }
 
 function isSignal(name: string): name is NodeJS.Signals {

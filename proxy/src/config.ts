@@ -12,6 +12,7 @@ import {
   parseList,
   parseListen,
   parseUpstream,
+  type UpstreamProtocol,
   sameListener,
 } from './config-parsers.js';
 import {formatDuration} from './duration.js';
@@ -35,6 +36,8 @@ export type AppExit =
 
 export type Mode = 'classic' | 'native';
 
+export {UPSTREAM_SCHEMES, type UpstreamProtocol} from './config-parsers.js';
+
 export interface PodIdentity {
   readonly name?: string;
   readonly namespace?: string;
@@ -44,7 +47,9 @@ export interface PodIdentity {
 
 export interface Config {
   readonly listen: ListenAddress;
+  /** The app's address, always as an `http://host:port` URL (an `h2c://` setting is rewritten; see upstreamProtocol). */
   readonly upstream: URL;
+  readonly upstreamProtocol: UpstreamProtocol;
   readonly adminListen: ListenAddress;
   readonly mode: Mode;
   readonly settleMs: number;
@@ -132,7 +137,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   if (sameListener(listen, adminListen)) {
     throw new ConfigError('LAMEDUCK_ADMIN_LISTEN', req('LAMEDUCK_ADMIN_LISTEN'), `clashes with LAMEDUCK_LISTEN=${req('LAMEDUCK_LISTEN')}`);
   }
-  const upstream = parseUpstream('LAMEDUCK_UPSTREAM', req('LAMEDUCK_UPSTREAM'));
+  const {url: upstream, protocol: upstreamProtocol} = parseUpstream('LAMEDUCK_UPSTREAM', req('LAMEDUCK_UPSTREAM'));
   const mode = req('LAMEDUCK_MODE').trim();
   if (mode !== 'classic' && mode !== 'native') throw new ConfigError('LAMEDUCK_MODE', mode, 'expected classic or native');
 
@@ -209,6 +214,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>, a
   return Object.freeze({
     listen,
     upstream,
+    upstreamProtocol,
     adminListen,
     mode,
     settleMs,

@@ -215,7 +215,8 @@ export async function recordDrained({deps, clock}: StepContext, d: DrainDeadline
       message:
         `Drained: ${summary.drainedRequests} requests served after the trigger (${summary.trigger}), ` +
         `deregistered after ${summary.timeToDeregistrationMs} ms (${summary.deregistration}), drain took ${summary.drainMs} ms, ` +
-        `${cutTotal} cut at the deadline`,
+        `${cutTotal} cut at the deadline` +
+        (summary.h2 ? `; HTTP/2: ${summary.h2.drained} streams drained, ${summary.h2.cut} cut, ${summary.h2.goaways} GOAWAYs sent` : ''),
     }),
     clockSleep(clock, Math.max(0, Math.min(DRAINED_EVENT_WAIT_MS, recordBy - clock.now()))),
   ]);

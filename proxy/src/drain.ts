@@ -29,9 +29,18 @@ export {CLUSTER_LOAD_WAIT_MS} from './drain-steps.js';
 /** What the drain needs from the data plane (the forwarder implements it). */
 export interface DrainTarget {
   lastTrafficAt(): number;
+  /** At `deregistering`: connections that cannot carry `Connection: close` (HTTP/2) are told to go now (GOAWAY). */
+  drainStarted?(): void;
   close(): Promise<void>;
   destroy(): {requests: number; upgrades: number; connections: number};
-  stats(): {inFlight: number; upgraded: number; openConnections: number; drained: number};
+  stats(): {inFlight: number; upgraded: number; openConnections: number; drained: number; h2?: H2DrainStats};
+}
+
+/** The HTTP/2 part of a drain: streams served after the trigger, streams cut, graceful GOAWAYs sent. */
+export interface H2DrainStats {
+  drained: number;
+  cut: number;
+  goaways: number;
 }
 
 /**
@@ -77,6 +86,8 @@ export interface DrainSummary {
   phasesMs: Partial<Record<Phase, number>>;
   drainedRequests: number;
   cut: {requests: number; upgrades: number; connections: number};
+  /** Present when HTTP/2 clients were served: streams drained and cut (included in the counts above), GOAWAYs sent. */
+  h2?: H2DrainStats;
   release: {action: string; ok: boolean; detail?: string};
 }
 
@@ -146,6 +157,7 @@ export function createDrain(deps: DrainDeps): Drain {
     const t0 = Math.min(clock.now(), request.triggeredAt ?? Infinity);
     state.trigger = request.trigger;
     transition('deregistering', {trigger: request.trigger});
+    target.drainStarted?.();
     const deadline = startDeadline(ctx, t0, await lookUpPod(ctx, request));
     try {
       const outcome = await deregister(ctx, deadline);
@@ -176,22 +188,27 @@ export function createDrain(deps: DrainDeps): Drain {
     outcome: DeregistrationOutcome,
     cut: DrainSummary['cut'],
     release: DrainSummary['release'],
-  ): DrainSummary => ({
-    trigger: state.trigger!,
-    deadlineMs: d.ms,
-    deadlineSource: d.source,
-    deregistration: outcome.kind,
-    ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {}),
-    ...(state.dnsSettleMs ? {dnsSettleMs: state.dnsSettleMs} : {}),
-    podTerminating: state.podTerminating,
-    deletionConfirmed: state.deletionConfirmed,
-    timeToDeregistrationMs: state.timeToDeregistrationMs ?? 0,
-    drainMs: Math.round(clock.now() - d.t0),
-    phasesMs: {...state.phasesMs},
-    drainedRequests: target.stats().drained,
-    cut,
-    release,
-  });
+  ): DrainSummary => {
+    const stats = target.stats();
+    const h2 = stats.h2 && (stats.h2.goaways > 0 || stats.h2.drained > 0 || stats.h2.cut > 0) ? {drained: stats.h2.drained, cut: stats.h2.cut, goaways: stats.h2.goaways} : undefined;
+    return {
+      trigger: state.trigger!,
+      deadlineMs: d.ms,
+      deadlineSource: d.source,
+      deregistration: outcome.kind,
+      ...(state.fallbackReason ? {fallbackReason: state.fallbackReason} : {}),
+      ...(state.dnsSettleMs ? {dnsSettleMs: state.dnsSettleMs} : {}),
+      podTerminating: state.podTerminating,
+      deletionConfirmed: state.deletionConfirmed,
+      timeToDeregistrationMs: state.timeToDeregistrationMs ?? 0,
+      drainMs: Math.round(clock.now() - d.t0),
+      phasesMs: {...state.phasesMs},
+      drainedRequests: stats.drained,
+      cut,
+      ...(h2 ? {h2} : {}),
+      release,
+    };
+  };
 
   return {
     state: () => state.phase,

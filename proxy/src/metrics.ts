@@ -4,6 +4,7 @@
  * once, in its last seconds. Hot-path helpers use pre-bound label children: no label objects per request.
  */
 import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client';
+import {GRPC_STATUS_CLASSES} from './h2/grpc-errors.js';
 import {PHASES, type Phase} from './phase.js';
 
 export const METRIC_PREFIX = 'lameduck_';
@@ -22,6 +23,9 @@ export const FALLBACK_REASONS = ['no_identity', 'forbidden', 'unauthorized', 'un
 export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 export const TRIGGERS = ['signal', 'prestop', 'token', 'pod_watch'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
+/** The client side of a traffic connection: HTTP/1.1, or HTTP/2 with prior knowledge. */
+export const PROTOCOLS = ['http1', 'h2c'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
 /** Why /prestop refused a drain the API did not confirm (prestop.ts). */
 export const PRESTOP_REFUSALS = ['token_missing', 'token_wrong', 'token_not_configured'] as const;
 export type PrestopRefusal = (typeof PRESTOP_REFUSALS)[number];
@@ -52,6 +56,12 @@ export interface Metrics {
   kubeRequests: Counter<'resource' | 'verb' | 'code'>;
   watchRestarts: Counter;
   releaseActions: Counter<'action' | 'result'>;
+  /** Per connection (never per request): accepted traffic connections by protocol. */
+  connections: Counter<'protocol'>;
+  h2Sessions: Gauge;
+  h2Streams: Counter<'phase'>;
+  goaways: Counter;
+  grpcResponses: Counter<'grpc_status'>;
   setState(phase: Phase): void;
 }
 
@@ -165,6 +175,13 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
     releaseActions: counter('release_actions_total', 'App release actions taken at the end of a drain.', ['action', 'result'], {
       action: ['hook', 'signal', 'http'],
       result: ['ok', 'error'],
+    }),
+    connections: counter('connections_total', 'Traffic connections accepted, by protocol (http1, h2c).', ['protocol'], {protocol: PROTOCOLS}),
+    h2Sessions: gauge('h2_sessions', 'HTTP/2 client sessions open now (also counted in open_connections).'),
+    h2Streams: counter('h2_streams_total', 'HTTP/2 streams (requests) finished, by drain phase at arrival (also counted in requests_total).', ['phase'], {phase: PHASES}),
+    goaways: counter('goaways_total', 'Graceful GOAWAYs sent to HTTP/2 clients (the HTTP/2 form of Connection: close).', [], {}),
+    grpcResponses: counter('grpc_responses_total', 'gRPC calls finished, by grpc-status class (missing: the call ended without a status).', ['grpc_status'], {
+      grpc_status: GRPC_STATUS_CLASSES,
     }),
     setState,
   };

@@ -14,7 +14,7 @@ export interface Setting {
 /** Every setting, in `--help` order. Names and defaults are the public contract (README, chart). */
 export const SETTINGS = [
   {env: 'LAMEDUCK_LISTEN', default: ':8080', help: 'traffic listener [host]:port; empty host = all IPv4 and IPv6 addresses (the Service targetPort)'},
-  {env: 'LAMEDUCK_UPSTREAM', default: 'http://127.0.0.1:3000', help: 'the app, as an http:// URL'},
+  {env: 'LAMEDUCK_UPSTREAM', default: 'http://127.0.0.1:3000', help: 'the app: http://host:port (HTTP/1.1) or h2c://host:port (HTTP/2 with prior knowledge, e.g. a gRPC server)'},
   {env: 'LAMEDUCK_ADMIN_LISTEN', default: ':9901', help: 'admin listener: /healthz /readyz /prestop /status /metrics'},
   {env: 'LAMEDUCK_MODE', default: 'classic', help: '`classic` or `native` sidecar (the chart sets it)'},
   {env: 'LAMEDUCK_SETTLE', default: '2s', help: 'extra serving time after deregistration (propagation to kube-proxy, ingress, cloud LBs)'},

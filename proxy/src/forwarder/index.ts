@@ -15,7 +15,7 @@
  * pass by forwarded-headers.ts). Why not http-proxy-3 for everything: in the same run it cost ~25–30 µs of CPU per
  * request over a bare node:http forward, and node:http's client in turn ~1.5× undici's per request
  * (docs/performance.md "The request path"). Bodies stream both ways (backpressure, never buffered); hop-by-hop
- * headers removed both ways (hop-by-hop.ts). HTTP/2 and h2c are not supported yet.
+ * headers removed both ways (hop-by-hop.ts). HTTP/2 with prior knowledge (h2c) shares the listener: ../h2/ (docs/http2.md).
  *
  * Upstream failures: refused 502, timeout 504, reset or malformed response 502, a one-line text body, a metric by
  * reason and a rate-limited warning. A failure after the response head was sent can only cut the client connection.

@@ -5,7 +5,9 @@
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {checkRequest, hasBody} from '../request-guard.js';
 import {normalizeRequestTarget} from '../request-target.js';
+import type {H2Upstream} from '../h2/h2-upstream.js';
 import {forwardRequest} from './attempt.js';
+import {forwardToH2} from './h2-attempt.js';
 import {text} from './client-errors.js';
 import type {ForwarderContext} from './context.js';
 import {openExchange, sendLocal} from './exchange.js';
@@ -13,7 +15,8 @@ import {admitPipelined} from './pipeline.js';
 
 const EMPTY = Buffer.alloc(0);
 
-export function createRequestHandler(ctx: ForwarderContext): (req: IncomingMessage, res: ServerResponse) => void {
+/** @param h2Upstream the pooled sessions to an h2c app (`LAMEDUCK_UPSTREAM=h2c://`); undefined for an HTTP/1.1 app. */
+export function createRequestHandler(ctx: ForwarderContext, h2Upstream?: H2Upstream): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const start = ctx.now();
     const ex = openExchange(ctx, req, res, start);
@@ -41,6 +44,7 @@ export function createRequestHandler(ctx: ForwarderContext): (req: IncomingMessa
       if (conn.responses.length === 1) conn.socket.destroySoon();
       return;
     }
-    forwardRequest(ctx, req, res, ex);
+    if (h2Upstream) forwardToH2(ctx, h2Upstream, req, res, ex);
+    else forwardRequest(ctx, req, res, ex);
   };
 }

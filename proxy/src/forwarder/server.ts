@@ -9,6 +9,8 @@
 import {createServer} from 'node:http';
 import type {Socket} from 'node:net';
 import type {Config} from '../config.js';
+import {createH2Server, createH2UpstreamFor, type H2Server} from '../h2/h2-server.js';
+import {createPrefaceSniffer} from '../h2/preface.js';
 import {listenOn} from '../listen.js';
 import {MAX_HEADERS_COUNT} from '../request-guard.js';
 import {createClientErrorHandler, createConnectHandler} from './client-errors.js';
@@ -51,7 +53,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   server.on('connection', (socket: Socket) => {
     tracker.add(socket);
   });
-  server.on('request', createRequestHandler(ctx));
+  // One pool of upstream HTTP/2 sessions for HTTP/1.1 and HTTP/2 clients alike, when the app speaks h2c.
+  const h2Upstream = config.upstreamProtocol === 'h2c' ? createH2UpstreamFor(config) : undefined;
+  server.on('request', createRequestHandler(ctx, h2Upstream));
   server.on('upgrade', createUpgradeHandler(ctx));
   server.on('connect', createConnectHandler(ctx));
   server.on('clientError', createClientErrorHandler(ctx));
@@ -59,9 +63,30 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   server.on('timeout', createTimeoutHandler(ctx));
   ctx.continuePipeline = (conn) => continuePipeline(ctx, conn);
 
-  const startClose = (): Promise<void> => {
+  // HTTP/2 with prior knowledge beside HTTP/1.1 (h2/): the first bytes of each new connection decide, once per
+  // connection; node:http's own connection handling (and the tracker above) runs for HTTP/1.1 connections only.
+  const h2: H2Server = createH2Server({config, metrics: ctx.metrics, log: deps.log, phase: deps.phase, now: ctx.now, upstream: h2Upstream});
+  const http1 = server.listeners('connection') as ((socket: Socket) => void)[];
+  const http1Connections = ctx.metrics.connections.labels('http1');
+  server.removeAllListeners('connection');
+  const sniffer = createPrefaceSniffer({
+    timeoutMs: config.headersTimeoutMs,
+    onH1: (socket) => {
+      http1Connections.inc();
+      for (const listener of http1) listener.call(server, socket);
+    },
+    onH2: h2.handle,
+    // Not yet classified, but open: counted (and closed at `closing`) like a connection that sent nothing yet.
+    onWaiting: (delta) => ctx.metrics.openConnections.inc(delta),
+  });
+  server.on('connection', sniffer.accept);
+
+  let closed: Promise<void> | undefined;
+  const startClose = (): Promise<void> => (closed ??= Promise.all([startHttp1Close(), h2.close()]).then(() => h2Upstream?.destroy()));
+  const startHttp1Close = (): Promise<void> => {
     if (state.closePromise) return state.closePromise;
     state.closing = true;
+    sniffer.closePending();
     state.closePromise = new Promise<void>((resolve) => (state.resolveClose = resolve));
     if (server.listening) server.close();
     // Keep-alive sockets between requests (node ≥ 19 does this inside close(); explicit for clarity). It spares
@@ -86,19 +111,34 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     },
     stats() {
       const c = tracker.counts();
+      const s2 = h2.stats();
       return {
-        openConnections: c.open,
-        idleConnections: c.idle,
-        inFlight: state.inFlight,
+        openConnections: c.open + s2.sessions + sniffer.pending(),
+        idleConnections: c.idle + sniffer.pending(),
+        inFlight: state.inFlight + s2.streams,
         upgraded: c.upgraded,
-        served: state.served,
-        drained: state.drained,
+        served: state.served + s2.served,
+        drained: state.drained + s2.drained,
         cut: state.cut ? {...state.cut} : {requests: 0, upgrades: 0, connections: 0},
+        h2: s2,
       };
     },
-    lastTrafficAt: () => state.lastTraffic,
+    lastTrafficAt: () => Math.max(state.lastTraffic, h2.lastTrafficAt()),
+    drainStarted: () => h2.drain(),
     close: startClose,
-    destroy: () => cutEverything(ctx, startClose),
+    destroy: () => {
+      if (state.cut) return {...state.cut};
+      const streams = h2.destroy();
+      h2Upstream?.destroy();
+      const cut = cutEverything(ctx, startClose);
+      // HTTP/2 streams are requests, idle sessions connections (h2-server.ts ended each stream with a status or a reset).
+      if (streams.streams > 0) ctx.metrics.cut.inc({kind: 'request'}, streams.streams);
+      if (streams.sessions > 0) ctx.metrics.cut.inc({kind: 'connection'}, streams.sessions);
+      cut.requests += streams.streams;
+      cut.connections += streams.sessions;
+      state.cut = {...cut};
+      return cut;
+    },
   };
 }
 

@@ -24,6 +24,8 @@ export type ForwarderStats = {
   served: number;
   drained: number;
   cut: {requests: number; upgrades: number; connections: number};
+  /** The HTTP/2 part (also counted in the totals above): sessions and streams open now, streams served, drained and cut, GOAWAYs sent. */
+  h2: {sessions: number; streams: number; served: number; drained: number; goaways: number; cut: number};
 };
 
 export interface Forwarder {
@@ -33,6 +35,8 @@ export interface Forwarder {
   stats(): ForwarderStats;
   /** now() of the newest request that counts as traffic; probes (User-Agent starting `kube-probe/`, `ELB-HealthChecker/`, `GoogleHC/`, or path in config.quietIgnorePaths) do not count. 0 if none yet. */
   lastTrafficAt(): number;
+  /** The drain began (`deregistering`): HTTP/2 sessions get their graceful GOAWAY (HTTP/1.1 responses read phase() for `Connection: close`). */
+  drainStarted(): void;
   /** The `closing` phase: stop accepting new connections, close idle keep-alive sockets now, close each busy one right after its response ends; resolves when no request is in flight and no upgraded socket is open. Idempotent (same promise). */
   close(): Promise<void>;
   /** The deadline: destroy every remaining socket (in-flight requests, upgraded sockets, any connection), count them in metrics.cut by kind and in stats().cut, and return them. Idempotent. */

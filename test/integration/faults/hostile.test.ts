@@ -1,7 +1,7 @@
 /**
  * Hostile input not covered by the forwarder tests (docs/reliability.md): slowloris (300 connections dripping headers a byte at a
- * time) does not starve normal clients; an HTTP/2 preface on the HTTP/1 port gets a clean 4xx or close and reaches no
- * app; the admin port answers errors without stack traces or paths and never forwards anything to the app.
+ * time) does not starve normal clients; an HTTP/2 client preface (h2c with prior knowledge) is answered in HTTP/2 and
+ * reaches no app by itself; the admin port answers errors without stack traces or paths and never forwards anything to the app.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import {ADMIN_PROBES, H2_PREFACE, leaksInternals, rawExchange, slowloris, startTarget, httpGet, type Target} from '../../../sim/faults/hostile.js';
@@ -30,11 +30,15 @@ describe('hostile input', () => {
     expect((await httpGet({host: '127.0.0.1', port: t.ld.trafficPort, path: '/after'})).status).toBe(200);
   }, 30_000);
 
-  it('HTTP/2 preface on the HTTP/1 port: clean 4xx or close, nothing reaches the app, still serving', async () => {
+  it('HTTP/2 preface on the traffic port: answered as h2c (SETTINGS frames), nothing reaches the app, still serving HTTP/1.1', async () => {
     const before = t.seen.length;
-    const r = await rawExchange(t.ld.trafficPort, H2_PREFACE);
-    expect(r.response === '' ? r.closed : /^HTTP\/1\.1 4\d\d /.test(r.response)).toBe(true);
-    expect(r.closed).toBe(true);
+    const r = await rawExchange(t.ld.trafficPort, H2_PREFACE, 1_000);
+    // The server's first frame is its SETTINGS (RFC 9113 §3.4): type 0x4 on stream 0; never an HTTP/1.1 answer.
+    const bytes = Buffer.from(r.response, 'latin1');
+    expect(bytes.length).toBeGreaterThanOrEqual(9);
+    expect(bytes[3]).toBe(0x4);
+    expect(bytes.readUInt32BE(5) & 0x7fffffff).toBe(0);
+    expect(r.response).not.toMatch(/^HTTP\/1/);
     expect(t.seen.length).toBe(before);
     expect((await httpGet({host: '127.0.0.1', port: t.ld.trafficPort, path: '/after-h2'})).status).toBe(200);
   });

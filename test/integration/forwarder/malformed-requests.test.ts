@@ -55,7 +55,8 @@ const CASES: [string, string, boolean][] = [
   ['invalid chunk size', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`, true],
   ['chunk data longer than its size', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n`, true],
   ['huge chunk extensions', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;${'e'.repeat(20_000)}\r\nhello\r\n0\r\n\r\n`, true],
-  ['HTTP/2 preface on the HTTP/1 port', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', false],
+  // The preface selects HTTP/2 (h2c); what follows is no HTTP/2 frame: a connection error (GOAWAY), never a request.
+  ['HTTP/2 preface then HTTP/1.1 bytes', `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nGET /smuggled HTTP/1.1\r\n${H}\r\n`, false],
   ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\n\r\n', false],
   ['invalid method token', `G@T / HTTP/1.1\r\n${H}\r\n`, false],
   ['CONNECT tunnel request', `CONNECT app.example:443 HTTP/1.1\r\n${H}\r\n`, false],

@@ -38,7 +38,7 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-function setup(env: Record<string, string>, opts: {closeNever?: boolean; cluster?: Cluster} = {}) {
+function setup(env: Record<string, string>, opts: {closeNever?: boolean; cluster?: Cluster; h2?: {drained: number; cut: number; goaways: number}; onDrainStarted?: () => void} = {}) {
   const config = parseConfig({LAMEDUCK_SETTLE: '100ms', LAMEDUCK_QUIET: '100ms', LAMEDUCK_FALLBACK_DELAY: '100ms', ...env});
   const lines: Record<string, unknown>[] = [];
   const log = createLogger({level: 'debug', write: (l) => lines.push(JSON.parse(l))});
@@ -53,7 +53,8 @@ function setup(env: Record<string, string>, opts: {closeNever?: boolean; cluster
       destroyed++;
       return {requests: 2, upgrades: 1, connections: 0};
     },
-    stats: () => ({inFlight: 0, upgraded: 0, openConnections: 0, drained: 7}),
+    stats: () => ({inFlight: 0, upgraded: 0, openConnections: 0, drained: 7, ...(opts.h2 ? {h2: opts.h2} : {})}),
+    ...(opts.onDrainStarted ? {drainStarted: opts.onDrainStarted} : {}),
   };
   const release = createRelease({appExit: config.appExit, appProcess: undefined, metrics, log, protectedPids: [], kill: () => {}});
   const drain = createDrain({config, metrics, log, target, cluster: opts.cluster, release, clock: fakeClock});
@@ -110,6 +111,23 @@ describe('drain state machine', () => {
     expect(metrics).toMatch(/trigger="signal"} 1/);
     expect(metrics).toMatch(/trigger="prestop"} 1/);
     expect(await t.metrics.registry.getSingleMetricAsString('lameduck_state')).toMatch(/state="done"} 1/);
+  });
+
+  it('tells the data plane at deregistering (HTTP/2 GOAWAY) and reports streams and GOAWAYs in the summary and the Event', async () => {
+    const deleting = fakeCluster({deleting: true, disruptionTarget: false, terminalPhase: false, gracePeriodSeconds: 30}, 'deregistered', 200);
+    const phases: string[] = [];
+    let drainRef: {state(): string} | undefined;
+    const t = setup({}, {cluster: deleting.cluster, h2: {drained: 3, cut: 0, goaways: 2}, onDrainStarted: () => phases.push(drainRef?.state() ?? '?')});
+    drainRef = t.drain;
+    const p = t.drain.drain({trigger: 'signal'});
+    expect(phases).toEqual(['deregistering']);
+    const w = setInterval(() => t.drain.state() === 'closing' && t.finishClose(), 5);
+    const summary = await runUntilSettled(p);
+    clearInterval(w);
+    expect(phases).toEqual(['deregistering']);
+    expect(summary.h2).toEqual({drained: 3, cut: 0, goaways: 2});
+    expect(t.lines.find((l) => l.msg === 'drain summary')?.h2).toEqual({drained: 3, cut: 0, goaways: 2});
+    expect(deleting.events.find((e) => e.reason === 'LameduckDrained')?.message).toMatch(/HTTP\/2: 3 streams drained, 0 cut, 2 GOAWAYs sent/);
   });
 
   it('keeps settling until no traffic has arrived for the quiet period', async () => {
