@@ -91,12 +91,14 @@ export function createClientErrorHandler(ctx: ForwarderContext): (err: NodeJS.Er
       socket.pause();
       return;
     }
-    if (lastEx !== undefined && !lastEx.req.complete && lastEx.held && responses.length > 1) {
-      // The request whose body failed is pipelined behind others and was never forwarded (held): it is dropped
-      // unanswered, like a request behind a close, and the ones ahead of it are answered before the connection closes.
+    if (last !== undefined && lastEx !== undefined && !lastEx.req.complete && !last.headersSent && responses.length > 1) {
+      // The request whose body failed is pipelined behind others: it is dropped unanswered, like a request behind a
+      // close (its upstream request, if already under way, is aborted: the app never gets it whole), and the ones
+      // ahead of it are answered before the connection closes.
       lastEx.bad = true;
-      lastEx.held = false;
       lastEx.refused = 'after_close';
+      if (lastEx.held) lastEx.held = false;
+      else lastEx.attempt?.abort();
       last = responses.at(-2);
       lastEx = last?.[kExchange];
     }

@@ -51,6 +51,16 @@ describe('bytes the parser rejects behind complete requests', () => {
     expect(seenUrls(upstream)).toEqual(['/a']);
   });
 
+  it('drop a pipelined OPTIONS (safe, so already forwarded) whose chunked body is malformed; the app never gets it whole', async () => {
+    const {upstream, proxy} = await setup();
+    const bytes = 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0 \r\n\r\n';
+    const result = await rawExchange(proxy.port, bytes, 3000);
+    expect(statusCodes(result.text)).toEqual([200]);
+    expect(result.text).toContain('seen /a');
+    expect(result.closed).toBe(true);
+    expect(upstream.completed()).toBe(1);
+  });
+
   it('answer the request ahead of a pipelined CONNECT, then close, instead of a 405 in its place', async () => {
     const {upstream, proxy} = await setup();
     const result = await rawExchange(proxy.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nCONNECT x.example:443 HTTP/1.1\r\nHost: x.example\r\n\r\n', 3000);
