@@ -3,7 +3,7 @@
 // (bench/targets/minimal-pipe.ts, never tuned), a Node byte relay with no HTTP (bench/targets/node-relay.ts: the floor under any
 // Node proxy, for reference), nginx and HAProxy, in one run, loopback only, every load bounded.
 //
-//   npm run bench                      full run (~3 min); `npm run bench:perf` is the same
+//   npm run bench                      full run (~3 min)
 //   npm run bench -- --quick           ~1.2 min, shorter cells, one start-up sample
 //   npm run bench -- --profile         lameduck only, under wrk, with node --cpu-prof; prints the top self-time frames
 //   npm run bench -- --h2              the HTTP/2 (h2c) rows only (bench/lib/h2-perf.ts); a full run ends with them
