@@ -4,7 +4,7 @@
  * The packed npm package carries what `npx lameduck inject` needs; the sidecar's own start path loads none of it.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {execFile, spawn} from 'node:child_process';
+import {execFile} from 'node:child_process';
 import {existsSync, readFileSync} from 'node:fs';
 import {mkdir, mkdtemp, readFile, rm, symlink, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
@@ -12,22 +12,10 @@ import {dirname, join, resolve} from 'node:path';
 import {parseAllDocuments} from 'yaml';
 import {LAMEDUCK_MAIN} from '../../../sim/processes.js';
 import {REPO_ROOT} from '../../support/helm.js';
+import {runWithInput, type RunResult} from '../../support/run-with-input.js';
 
-function run(args: string[], stdin = '', main = LAMEDUCK_MAIN): Promise<{code: number; stdout: string; stderr: string}> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [main, ...args], {stdio: ['pipe', 'pipe', 'pipe']});
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({code: code ?? -1, stdout, stderr});
-    });
-    child.stdin.end(stdin);
-  });
+function run(args: string[], stdin = '', main = LAMEDUCK_MAIN): Promise<RunResult> {
+  return runWithInput(process.execPath, [main, ...args], stdin);
 }
 
 const DEPLOYMENT = `apiVersion: apps/v1

@@ -6,11 +6,11 @@
  * takes (stdin to stdout).
  */
 import {beforeAll, describe, expect, it} from '@jest/globals';
-import {spawn} from 'node:child_process';
 import {join} from 'node:path';
 import {LAMEDUCK_MAIN} from '../../../sim/processes.js';
 import {findObject, parseObjects, podSpecOf, REPO_ROOT, validateObject, type Container, type KubeObject, type PodSpec} from '../../support/helm.js';
 import {useHelm} from '../../support/helm-fixture.js';
+import {runWithInput} from '../../support/run-with-input.js';
 
 // helm copies its environment when the fixture creates it: the plugin directory and the lameduck it runs.
 process.env.HELM_PLUGINS = join(REPO_ROOT, 'helm-plugin');
@@ -19,22 +19,7 @@ process.env.LAMEDUCK_BIN = `${process.execPath} ${LAMEDUCK_MAIN}`;
 const helm = useHelm();
 const SCRIPT = join(REPO_ROOT, 'helm-plugin', 'lameduck', 'lameduck-inject.sh');
 
-function run(file: string, args: string[], stdin: string): Promise<{code: number; stdout: string; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {stdio: ['pipe', 'pipe', 'pipe'], env: process.env});
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({code: code ?? -1, stdout, stderr});
-    });
-    child.stdin.end(stdin);
-  });
-}
+const run = runWithInput;
 
 function all(spec: PodSpec): Container[] {
   return [...(spec.initContainers ?? []), ...spec.containers];

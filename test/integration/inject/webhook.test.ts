@@ -4,40 +4,27 @@
  * a bad body is a 400 with a message, and the server keeps serving; a renewed certificate is picked up.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {writeFile} from 'node:fs/promises';
 import {request} from 'node:https';
-import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {createServingCerts, type ServingCerts} from '../../../sim/kube/certs.js';
-import {startWebhookServer, type WebhookServer} from '../../../proxy/src/inject/webhook-server.js';
-import {DEFAULT_SETTINGS} from '../../../proxy/src/inject/settings.js';
+import type {WebhookServer} from '../../../proxy/src/inject/webhook-server.js';
 import {LAMEDUCK_VERSION} from '../../../proxy/src/inject/version.js';
 import {validateObject, type KubeObject, type PodSpec} from '../../support/helm.js';
+import {startTestWebhook} from '../../support/webhook-fixture.js';
 
 let dir: string;
 let certs: ServingCerts;
 let server: WebhookServer;
+let close: () => Promise<void>;
 const logs: {level: string; message: string}[] = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lameduck-webhook-'));
-  certs = await createServingCerts();
-  await writeFile(join(dir, 'tls.crt'), certs.certPem);
-  await writeFile(join(dir, 'tls.key'), certs.keyPem);
-  server = await startWebhookServer({
-    certFile: join(dir, 'tls.crt'),
-    keyFile: join(dir, 'tls.key'),
-    host: '127.0.0.1',
-    port: 0,
-    admission: {defaults: DEFAULT_SETTINGS, version: LAMEDUCK_VERSION},
-    reloadIntervalMs: 3_600_000,
-    log: (level, message) => logs.push({level, message}),
-  });
+  ({server, certs, dir, close} = await startTestWebhook((level, message) => logs.push({level, message})));
 }, 60_000);
 
 afterAll(async () => {
-  await server?.close();
-  await rm(dir, {recursive: true, force: true});
+  await close?.();
 });
 
 function post(path: string, body: string, ca = certs.caPem): Promise<{status: number; json: any}> {

@@ -5,46 +5,30 @@
  * behave as kube-apiserver's.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import {createServer as createHttpsServer, request, type Server} from 'node:https';
 import type {AddressInfo} from 'node:net';
-import {tmpdir} from 'node:os';
-import {join} from 'node:path';
 import {startApiServer, type ApiServer, type MutatingWebhookConfiguration} from '../../../sim/kube/apiserver.js';
 import {createServingCerts, type ServingCerts} from '../../../sim/kube/certs.js';
-import {startWebhookServer, type WebhookServer} from '../../../proxy/src/inject/webhook-server.js';
-import {DEFAULT_SETTINGS} from '../../../proxy/src/inject/settings.js';
+import type {WebhookServer} from '../../../proxy/src/inject/webhook-server.js';
 import {LAMEDUCK_VERSION} from '../../../proxy/src/inject/version.js';
+import {startTestWebhook} from '../../support/webhook-fixture.js';
 
 let api: ApiServer;
 let certs: ServingCerts;
 let webhook: WebhookServer;
-let dir: string;
+let closeWebhook: () => Promise<void>;
 const silent = () => undefined;
 
 beforeAll(async () => {
   api = await startApiServer();
-  certs = await createServingCerts();
-  dir = await mkdtemp(join(tmpdir(), 'lameduck-admission-'));
-  await writeFile(join(dir, 'tls.crt'), certs.certPem);
-  await writeFile(join(dir, 'tls.key'), certs.keyPem);
-  webhook = await startWebhookServer({
-    certFile: join(dir, 'tls.crt'),
-    keyFile: join(dir, 'tls.key'),
-    host: '127.0.0.1',
-    port: 0,
-    admission: {defaults: DEFAULT_SETTINGS, version: LAMEDUCK_VERSION},
-    reloadIntervalMs: 3_600_000,
-    log: silent,
-  });
+  ({server: webhook, certs, close: closeWebhook} = await startTestWebhook(silent));
   await send('POST', '/api/v1/namespaces', {metadata: {name: 'shop', labels: {'lameduck.io/inject': 'enabled'}}});
   await send('POST', '/api/v1/namespaces', {metadata: {name: 'plain'}});
 }, 60_000);
 
 afterAll(async () => {
-  await webhook?.close();
+  await closeWebhook?.();
   await api?.shutdown();
-  await rm(dir, {recursive: true, force: true});
 });
 
 function send(method: string, path: string, body?: object): Promise<{status: number; json: any; warning?: string}> {
