@@ -4,12 +4,10 @@
  * upgrade.ts, client-errors.ts, server.ts) takes this context rather than closing over shared variables.
  */
 import type {ServerResponse} from 'node:http';
-import type {Config} from '../config.js';
+import type {PlaneContext} from '../plane-context.js';
 import {createConnectionTracker, type ConnectionTracker, type TrackedConnection} from '../connection-tracker.js';
-import {createLogThrottle, type LogThrottle} from '../log-throttle.js';
-import type {Logger} from '../log.js';
-import {UPSTREAM_ERROR_REASONS, type Metrics, type UpstreamErrorReason} from '../metrics.js';
-import type {Phase} from '../phase.js';
+import {createLogThrottle} from '../log-throttle.js';
+import {UPSTREAM_ERROR_REASONS, type UpstreamErrorReason} from '../metrics.js';
 import {createProbeMatcher, type ProbeMatcher} from '../probe-requests.js';
 import {createUpstreamPool, type UpstreamPool} from '../upstream-pool.js';
 import {abandonResponses} from './exchange.js';
@@ -32,16 +30,8 @@ export interface ForwarderState {
   cut: {requests: number; upgrades: number; connections: number} | undefined;
 }
 
-export interface ForwarderContext {
-  readonly config: Config;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-  readonly phase: () => Phase;
-  readonly now: () => number;
-  /** Debug logging is on (checked once: no per-request level lookups). */
-  readonly debug: boolean;
+export interface ForwarderContext extends PlaneContext {
   readonly isProbe: ProbeMatcher;
-  readonly throttle: LogThrottle;
   readonly upstreamErrors: ReadonlyMap<UpstreamErrorReason, {inc(): void}>;
   readonly pool: UpstreamPool;
   readonly tracker: ConnectionTracker;

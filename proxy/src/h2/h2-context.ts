@@ -8,7 +8,8 @@ import type {Http2Server, OutgoingHttpHeaders, ServerHttp2Session, ServerHttp2St
 import {Agent} from 'node:http';
 import type {Socket} from 'node:net';
 import type {Config} from '../config.js';
-import {createLogThrottle, type LogThrottle} from '../log-throttle.js';
+import type {PlaneContext} from '../plane-context.js';
+import {createLogThrottle} from '../log-throttle.js';
 import type {Logger} from '../log.js';
 import type {Metrics} from '../metrics.js';
 import {PHASES, type Phase} from '../phase.js';
@@ -108,15 +109,7 @@ export interface H2State {
   agent: Agent | undefined;
 }
 
-export interface H2Context {
-  readonly config: Config;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-  readonly phase: () => Phase;
-  readonly now: () => number;
-  /** Debug logging is on (checked once: no per-stream level lookups). */
-  readonly debug: boolean;
-  readonly throttle: LogThrottle;
+export interface H2Context extends PlaneContext {
   readonly isProbe: ReturnType<typeof createH2ProbeMatcher>;
   /** The app speaks h2c (`LAMEDUCK_UPSTREAM=h2c://`), else HTTP/1.1. */
   readonly h2Upstream: boolean;
