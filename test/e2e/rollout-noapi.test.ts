@@ -10,12 +10,12 @@ import {runScenario, type RunOptions} from '../../sim/cluster/scenario-runner.js
 import {describeRun} from '../../sim/cluster/result-report.js';
 
 const common: Omit<RunOptions, 'scenario'> = {
-  rps: 20,
+  rps: 40,
   ingressShare: 0,
   keepAliveFraction: 0.5,
   slowFraction: 0,
   streamFraction: 0,
-  lags: {controller: 4000, loadBalancer: 500, ingress: 500},
+  lags: {controller: 6000, loadBalancer: 500, ingress: 500},
   params: {fallbackDelayMs: 1000, settleMs: 1000, quietMs: 200},
 };
 
