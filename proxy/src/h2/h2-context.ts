@@ -15,7 +15,9 @@ import type {Metrics} from '../metrics.js';
 import {PHASES, type Phase} from '../phase.js';
 import {createH2ProbeMatcher} from '../probe-requests.js';
 import {GRPC_STATUS_CLASSES, type GrpcStatusClass} from './grpc-errors.js';
+import {createForwardHandlers, type ForwardHandlers} from './h2-forward.js';
 import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
+import {createLateTimers, lateTickMs, type LateTimers} from './late-timers.js';
 
 /** Upstream HTTP/2 sessions at most (each multiplexes up to the app's SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const H2_UPSTREAM_SESSIONS = 4;
@@ -126,6 +128,10 @@ export interface H2Context extends PlaneContext {
   h1Agent(): Agent;
   /** A stream's `error` listener (shared by every stream). */
   readonly onStreamError: (this: ServerHttp2Stream, error: Error) => void;
+  /** The listeners of the streams to the app (h2-forward.ts), shared by every stream. */
+  readonly forwardHandlers: ForwardHandlers;
+  /** Per-stream idle timeouts (upstream, send), armed only for streams that outlive a tick (late-timers.ts). */
+  readonly late: LateTimers;
 }
 
 export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Context {
@@ -149,7 +155,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     upstream: undefined,
     agent: undefined,
   };
-  return {
+  const ctx: H2Context = {
     config,
     metrics,
     log,
@@ -170,7 +176,10 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     onStreamError(error) {
       if (debug) log.debug('h2 stream error', {error});
     },
+    forwardHandlers: createForwardHandlers(() => ctx),
+    late: createLateTimers(lateTickMs(config.upstreamTimeoutMs, config.sendTimeoutMs)),
   };
+  return ctx;
 }
 
 /** The upstream session pool for an h2c app with lameduck's bounds. */

@@ -3,7 +3,7 @@
  * (`http://`, not for gRPC). Bodies are piped both ways (flow control follows the slower side); trailers pass both
  * ways; an upstream REFUSED_STREAM is passed on as such (RFC 9113 §8.7).
  */
-import {constants, type IncomingHttpHeaders, type OutgoingHttpHeaders} from 'node:http2';
+import {constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders} from 'node:http2';
 import {request as httpRequest, type IncomingMessage} from 'node:http';
 import {classifyUpstreamError, UPSTREAM_FAILURES} from '../upstream-errors.js';
 import {GRPC_FAILURES} from './grpc-errors.js';
@@ -15,8 +15,12 @@ const {NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNA
 
 // ---- to an HTTP/2 app ----
 
+const kExchange = Symbol('lameduck.h2Exchange');
+/** The app's stream, carrying its exchange: the listeners are shared by every stream (no closures per stream). */
+type UpStream = ClientHttp2Stream & {[kExchange]: Exchange};
+
 export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders, remote: string | undefined): void {
-  const {config, metrics} = ctx;
+  const {config, metrics, forwardHandlers: on} = ctx;
   const {stream} = ex;
   const endStream = stream.endAfterHeaders;
   // Request trailers are relayed when the client declares them (`Trailer`); gRPC clients send none.
@@ -29,11 +33,12 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
     }
     return failUpstream(ctx, ex, UPSTREAM_FAILURES.other, opened.error);
   }
-  const up = opened.stream;
+  const up = opened.stream as UpStream;
+  up[kExchange] = ex;
   ex.cancel = () => {
     if (!up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
   };
-  up.on('error', (err: NodeJS.ErrnoException) => onUpError(ctx, ex, err, up.rstCode));
+  up.on('error', on.error);
   if (requestTrailers) {
     let trailers: OutgoingHttpHeaders | undefined;
     stream.once('trailers', (t: IncomingHttpHeaders) => (trailers = trailerHeaders(t)));
@@ -49,36 +54,101 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
   if (!ex.grpc && config.upstreamTimeoutMs > 0) {
     // Non-gRPC: no byte either way for this long is a timeout (504). gRPC calls carry their own deadline
     // (grpc-timeout), which the app enforces; a long-lived stream is not a timeout.
-    up.setTimeout(config.upstreamTimeoutMs, () => {
-      failUpstream(ctx, ex, UPSTREAM_FAILURES.timeout, new Error('upstream stream timeout'));
-      up.close(NGHTTP2_CANCEL);
-    });
+    up.on('timeout', on.timeout);
+    ctx.late.add(on.armTimeout, up);
   }
-  up.once('response', (h: IncomingHttpHeaders, flags: number) => {
-    if (ex.closed || ex.failed || stream.destroyed) return up.close(NGHTTP2_CANCEL);
-    ex.responded = true;
-    ex.status = Number(h[':status']);
-    const out = h2ResponseHeaders(h);
-    try {
-      if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
-        // No body and no trailers: a trailers-only gRPC response (the status is in these headers) stays one frame.
-        ex.grpcStatus = h['grpc-status'];
-        stream.respond(out, {endStream: true});
-        return;
-      }
-      stream.respond(out, trailerOptions(ex, h.trailer !== undefined));
-      armSendTimeout(ctx, ex);
-    } catch (err) {
-      ex.responded = false;
-      up.close(NGHTTP2_CANCEL);
-      return failUpstream(ctx, ex, UPSTREAM_FAILURES.bad_response, err);
+  // 'on', not 'once': each fires at most once per stream, and once() costs a wrapper and a removal.
+  up.on('response', on.response);
+}
+
+/** The listeners of every stream to the app and the late timer arming, bound to the server's context once. */
+export interface ForwardHandlers {
+  readonly error: (this: ClientHttp2Stream, err: NodeJS.ErrnoException) => void;
+  readonly response: (this: ClientHttp2Stream, h: IncomingHttpHeaders, flags: number) => void;
+  readonly timeout: (this: ClientHttp2Stream) => void;
+  /** Arms the upstream idle timeout of a stream still open (late-timers.ts). */
+  readonly armTimeout: (up: ClientHttp2Stream) => void;
+  /** Arms the send timeout of a plain response still under way (late-timers.ts). */
+  readonly armSend: (ex: Exchange) => void;
+}
+
+export function createForwardHandlers(getCtx: () => H2Context): ForwardHandlers {
+  return {
+    error(err) {
+      onUpError(getCtx(), (this as UpStream)[kExchange], err, this.rstCode);
+    },
+    response(h, flags) {
+      onUpResponse(getCtx(), this as UpStream, h, flags);
+    },
+    timeout() {
+      const ex = (this as UpStream)[kExchange];
+      failUpstream(getCtx(), ex, UPSTREAM_FAILURES.timeout, new Error('upstream stream timeout'));
+      this.close(NGHTTP2_CANCEL);
+    },
+    armTimeout(up) {
+      if (!up.closed && !up.destroyed) up.setTimeout(getCtx().config.upstreamTimeoutMs);
+    },
+    armSend(ex) {
+      if (!ex.closed && !ex.failed) armSendTimeout(getCtx(), ex);
+    },
+  };
+}
+
+function onUpResponse(ctx: H2Context, up: UpStream, h: IncomingHttpHeaders, flags: number): void {
+  const ex = up[kExchange];
+  const {stream} = ex;
+  if (ex.closed || ex.failed || stream.destroyed) return up.close(NGHTTP2_CANCEL);
+  ex.responded = true;
+  ex.status = Number(h[':status']);
+  const grpcStatus = h['grpc-status'];
+  const declaresTrailers = h.trailer !== undefined;
+  const out = h2ResponseHeaders(h);
+  try {
+    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+      // No body and no trailers: a trailers-only gRPC response (the status is in these headers) stays one frame.
+      ex.grpcStatus = grpcStatus;
+      stream.respond(out, {endStream: true});
+      return;
     }
-    up.once('trailers', (t: IncomingHttpHeaders) => {
-      ex.grpcStatus = t['grpc-status'];
-      ex.trailers = trailerHeaders(t);
-    });
-    up.pipe(stream);
-  });
+    stream.respond(out, trailerOptions(ex, declaresTrailers));
+    if (!ex.grpc) ctx.late.add(ctx.forwardHandlers.armSend, ex);
+  } catch (err) {
+    ex.responded = false;
+    up.close(NGHTTP2_CANCEL);
+    return failUpstream(ctx, ex, UPSTREAM_FAILURES.bad_response, err);
+  }
+  up.on('trailers', onUpTrailers);
+  relay(up);
+}
+
+function onUpTrailers(this: UpStream, t: IncomingHttpHeaders): void {
+  const ex = this[kExchange];
+  ex.grpcStatus = t['grpc-status'];
+  ex.trailers = trailerHeaders(t);
+}
+
+/**
+ * The response body, app to client, as `up.pipe(stream)` would relay it but with shared listeners: each chunk is
+ * written on at once; when the client's stream buffers past its high-water mark (its flow-control window is
+ * closed), the app's stream pauses — its own window then closes on the app — until the client takes it.
+ */
+function relay(up: UpStream): void {
+  up.on('data', onUpData);
+  up.on('end', onUpEnd);
+}
+
+function onUpData(this: UpStream, chunk: Buffer): void {
+  const {stream} = this[kExchange];
+  if (stream.destroyed) return;
+  if (!stream.write(chunk)) {
+    this.pause();
+    stream.once('drain', () => this.resume());
+  }
+}
+
+function onUpEnd(this: UpStream): void {
+  const {stream} = this[kExchange];
+  if (!stream.destroyed && !stream.writableEnded) stream.end();
 }
 
 function onUpError(ctx: H2Context, ex: Exchange, err: NodeJS.ErrnoException, rstCode: number | undefined): void {
@@ -130,7 +200,7 @@ export function toH1(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
     const noBody = method === 'HEAD' || ex.status === 204 || ex.status === 304;
     try {
       stream.respond(h1ToH2ResponseHeaders(ex.status, res.rawHeaders), noBody ? {endStream: true} : trailerOptions(ex, res.headers.trailer !== undefined));
-      if (!noBody) armSendTimeout(ctx, ex);
+      if (!noBody && !ex.grpc) ctx.late.add(ctx.forwardHandlers.armSend, ex);
     } catch (err) {
       ex.responded = false;
       res.destroy();

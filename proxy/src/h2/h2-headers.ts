@@ -34,10 +34,11 @@ function append(existing: unknown, value: string): string {
 
 /**
  * The request header block to send to an HTTP/2 app: the client's fields (pseudo-headers included, as received)
- * minus the connection-specific ones, plus X-Forwarded-*.
+ * minus the connection-specific ones, plus X-Forwarded-*. Edits and returns `headers` itself: node hands each
+ * stream a fresh object of its own (a null-prototype dictionary, slow to copy), and the proxy is its only reader.
  */
 export function h2RequestHeaders(headers: IncomingHttpHeaders, remoteAddress: string | undefined): OutgoingHttpHeaders {
-  const out: Record<string, unknown> = {...headers};
+  const out = headers as Record<string, unknown>;
   removeConnectionSpecific(out);
   addForwarded(out, headers[':authority'] ?? headers.host, remoteAddress);
   return out as OutgoingHttpHeaders;
@@ -63,11 +64,13 @@ export function h1RequestHeaders(headers: IncomingHttpHeaders, remoteAddress: st
   return out as Record<string, string | string[]>;
 }
 
-/** An HTTP/2 app's response header block for the client: `:status` and the end-to-end fields. */
+/**
+ * An HTTP/2 app's response header block for the client: `:status` and the end-to-end fields. Edits and returns
+ * `headers` itself, as h2RequestHeaders does.
+ */
 export function h2ResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: Record<string, unknown> = {...headers};
-  removeConnectionSpecific(out);
-  return out as OutgoingHttpHeaders;
+  removeConnectionSpecific(headers as Record<string, unknown>);
+  return headers as OutgoingHttpHeaders;
 }
 
 /** An HTTP/1.1 app's response head (node:http rawHeaders) as an HTTP/2 header block. */

@@ -67,6 +67,7 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
       state.upstream?.destroy();
       state.agent?.destroy();
       ctx.throttle.dispose();
+      ctx.late.dispose();
       if (cutResult.streams + cutResult.sessions > 0) ctx.log.info('cut HTTP/2 streams at the deadline', {...cutResult});
       return {...cutResult};
     },

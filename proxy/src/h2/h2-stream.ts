@@ -42,7 +42,8 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
     ctx.onTraffic?.(start);
   }
   stream.on('error', ctx.onStreamError);
-  stream.once('close', () => finish(ctx, ex, st));
+  // 'on', not 'once': 'close' fires once, and once() costs a wrapper and a removal per stream.
+  stream.on('close', () => finish(ctx, ex, st));
   // The HTTP/2 form of `Connection: close`: a session that opens during the drain serves its first stream(s).
   if (st && (state.draining || state.closing) && !st.goaway) goaway(ctx, st);
 

@@ -112,7 +112,7 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
       }
       slot.streams++;
       streams++;
-      stream.once('close', () => {
+      stream.on('close', () => {
         slot.streams--;
         streams--;
       });
