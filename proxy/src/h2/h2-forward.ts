@@ -51,12 +51,9 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
     });
   }
   if (!endStream) stream.pipe(up);
-  if (!ex.grpc && config.upstreamTimeoutMs > 0) {
-    // Non-gRPC: no byte either way for this long is a timeout (504). gRPC calls carry their own deadline
-    // (grpc-timeout), which the app enforces; a long-lived stream is not a timeout.
-    up.on('timeout', on.timeout);
-    ctx.late.add(on.armTimeout, up);
-  }
+  // Non-gRPC: no byte either way for this long is a timeout (504). gRPC calls carry their own deadline
+  // (grpc-timeout), which the app enforces; a long-lived stream is not a timeout.
+  if (!ex.grpc && config.upstreamTimeoutMs > 0) ctx.late.add(on.armTimeout, up);
   // 'on', not 'once': each fires at most once per stream, and once() costs a wrapper and a removal.
   up.on('response', on.response);
 }
@@ -73,7 +70,7 @@ export interface ForwardHandlers {
 }
 
 export function createForwardHandlers(getCtx: () => H2Context): ForwardHandlers {
-  return {
+  const handlers: ForwardHandlers = {
     error(err) {
       onUpError(getCtx(), (this as UpStream)[kExchange], err, this.rstCode);
     },
@@ -86,12 +83,16 @@ export function createForwardHandlers(getCtx: () => H2Context): ForwardHandlers 
       this.close(NGHTTP2_CANCEL);
     },
     armTimeout(up) {
-      if (!up.closed && !up.destroyed) up.setTimeout(getCtx().config.upstreamTimeoutMs);
+      if (up.closed || up.destroyed) return;
+      // The listener only now: every listener added to an Http2Stream costs a 'newListener' event.
+      up.on('timeout', handlers.timeout);
+      up.setTimeout(getCtx().config.upstreamTimeoutMs);
     },
     armSend(ex) {
       if (!ex.closed && !ex.failed) armSendTimeout(getCtx(), ex);
     },
   };
+  return handlers;
 }
 
 function onUpResponse(ctx: H2Context, up: UpStream, h: IncomingHttpHeaders, flags: number): void {
@@ -110,14 +111,16 @@ function onUpResponse(ctx: H2Context, up: UpStream, h: IncomingHttpHeaders, flag
       stream.respond(out, {endStream: true});
       return;
     }
-    stream.respond(out, trailerOptions(ex, declaresTrailers));
+    const options = trailerOptions(ex, declaresTrailers);
+    stream.respond(out, options);
     if (!ex.grpc) ctx.late.add(ctx.forwardHandlers.armSend, ex);
+    // The app's trailers are only kept when they will be sent (trailerOptions says when).
+    if (options.waitForTrailers) up.on('trailers', onUpTrailers);
   } catch (err) {
     ex.responded = false;
     up.close(NGHTTP2_CANCEL);
     return failUpstream(ctx, ex, UPSTREAM_FAILURES.bad_response, err);
   }
-  up.on('trailers', onUpTrailers);
   relay(up);
 }
 

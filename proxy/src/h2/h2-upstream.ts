@@ -6,8 +6,8 @@
  * `overloaded` and the caller answers RESOURCE_EXHAUSTED / 503 rather than queue without bound.
  *
  * A session the app sends GOAWAY on (the app is shutting down or recycling connections) leaves the pool at once:
- * its open streams finish on it, new ones go to a new session. An idle session is closed after the idle timeout,
- * for the same reason as on HTTP/1.1 (upstream-pool.ts): our close must come before the app's.
+ * its open streams finish on it, new ones go to a new session. An idle session is closed after the idle timeout
+ * (at most an eighth earlier), for the same reason as on HTTP/1.1 (upstream-pool.ts): our close must come before the app's.
  */
 import {connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders} from 'node:http2';
 
@@ -41,6 +41,8 @@ interface Slot {
   streams: number;
   /** The app's SETTINGS_MAX_CONCURRENT_STREAMS, kept from its SETTINGS frames (reading remoteSettings builds an object). */
   limit: number;
+  /** performance.now() when its last stream ended (or it opened). */
+  idleSince: number;
 }
 
 export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
@@ -57,23 +59,40 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
     if (i >= 0) slots.splice(i, 1);
   };
 
+  // Idle sessions are found by a coarse sweep, not by session.setTimeout: node refreshes a session's timer on
+  // every frame of every stream, several times per request. A session is closed between `idleTimeoutMs - tick`
+  // and `idleTimeoutMs` after its last stream ended: never later than configured (the app's close must not come first).
+  const tickMs = Math.max(5, Math.min(1_000, Math.floor(config.idleTimeoutMs / 8)));
+  let sweep: NodeJS.Timeout | undefined;
+  const closeIdle = (): void => {
+    const oldest = performance.now() - (config.idleTimeoutMs - tickMs);
+    for (const slot of [...slots]) {
+      if (slot.streams === 0 && slot.idleSince <= oldest) {
+        drop(slot);
+        slot.session.close();
+      }
+    }
+    if (slots.length === 0 && sweep !== undefined) {
+      clearInterval(sweep);
+      sweep = undefined;
+    }
+  };
+
   const newSlot = (): Slot => {
     const session = connect(authority, {
       // Coalesce small DATA frames less; the proxy relays what it gets at once.
       settings: {enablePush: false},
     });
-    const slot: Slot = {session, streams: 0, limit: UNLIMITED};
+    const slot: Slot = {session, streams: 0, limit: UNLIMITED, idleSince: performance.now()};
     session.on('remoteSettings', (settings) => (slot.limit = settings.maxConcurrentStreams ?? UNLIMITED));
     // Errors surface on the streams; a session error without streams must not be uncaught.
     session.on('error', () => drop(slot));
     session.on('goaway', () => drop(slot));
     session.on('close', () => drop(slot));
-    session.setTimeout(config.idleTimeoutMs, () => {
-      if (slot.streams === 0) {
-        drop(slot);
-        session.close();
-      }
-    });
+    if (config.idleTimeoutMs > 0 && sweep === undefined) {
+      sweep = setInterval(closeIdle, tickMs);
+      sweep.unref();
+    }
     // The pool must not keep the process alive on its own (the drain's end decides).
     session.unref();
     slots.push(slot);
@@ -113,7 +132,7 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
       slot.streams++;
       streams++;
       stream.on('close', () => {
-        slot.streams--;
+        if (--slot.streams === 0) slot.idleSince = performance.now();
         streams--;
       });
       return {ok: true, stream};
@@ -121,6 +140,8 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
     stats: () => ({sessions: slots.length, streams}),
     destroy() {
       destroyed = true;
+      if (sweep !== undefined) clearInterval(sweep);
+      sweep = undefined;
       for (const slot of slots.splice(0)) slot.session.destroy(undefined, constants.NGHTTP2_CANCEL);
     },
   };
