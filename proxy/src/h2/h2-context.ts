@@ -4,7 +4,7 @@
  * Each part (h2-session.ts, h2-stream.ts, h2-respond.ts, h2-forward.ts, h2-server.ts) takes this context rather than
  * closing over shared variables.
  */
-import type {Http2Server, OutgoingHttpHeaders, ServerHttp2Session, ServerHttp2Stream} from 'node:http2';
+import type {ClientHttp2Stream, Http2Server, OutgoingHttpHeaders, ServerHttp2Session, ServerHttp2Stream} from 'node:http2';
 import {Agent} from 'node:http';
 import type {Socket} from 'node:net';
 import type {Config} from '../config.js';
@@ -15,7 +15,7 @@ import type {Metrics} from '../metrics.js';
 import {PHASES, type Phase} from '../phase.js';
 import {createH2ProbeMatcher} from '../probe-requests.js';
 import {GRPC_STATUS_CLASSES, type GrpcStatusClass} from './grpc-errors.js';
-import {createForwardHandlers, type ForwardHandlers} from './h2-forward.js';
+import {armLate, createForwardHandlers, type ForwardHandlers} from './h2-forward.js';
 import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
 import {createLateTimers, lateTickMs, type LateTimers} from './late-timers.js';
 
@@ -85,6 +85,10 @@ export interface Exchange {
   /** Cut at the deadline. */
   cut: boolean;
   closed: boolean;
+  /** The app's stream, whose idle timeout waits to be armed (late-timers.ts); undefined once armed or when none applies. */
+  lateUpstream: ClientHttp2Stream | undefined;
+  /** The send timeout waits to be armed (late-timers.ts). */
+  lateSend: boolean;
 }
 
 /** What changes while the server runs. */
@@ -177,7 +181,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
       if (debug) log.debug('h2 stream error', {error});
     },
     forwardHandlers: createForwardHandlers(() => ctx),
-    late: createLateTimers(lateTickMs(config.upstreamTimeoutMs, config.sendTimeoutMs)),
+    late: createLateTimers(lateTickMs(config.upstreamTimeoutMs, config.sendTimeoutMs), now, (olderThan) => armLate(ctx, olderThan)),
   };
   return ctx;
 }

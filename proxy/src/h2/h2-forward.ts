@@ -53,7 +53,10 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
   if (!endStream) stream.pipe(up);
   // Non-gRPC: no byte either way for this long is a timeout (504). gRPC calls carry their own deadline
   // (grpc-timeout), which the app enforces; a long-lived stream is not a timeout.
-  if (!ex.grpc && config.upstreamTimeoutMs > 0) ctx.late.add(on.armTimeout, up);
+  if (!ex.grpc && config.upstreamTimeoutMs > 0) {
+    ex.lateUpstream = up;
+    ctx.late.wake();
+  }
   // 'on', not 'once': each fires at most once per stream, and once() costs a wrapper and a removal.
   up.on('response', on.response);
 }
@@ -63,14 +66,10 @@ export interface ForwardHandlers {
   readonly error: (this: ClientHttp2Stream, err: NodeJS.ErrnoException) => void;
   readonly response: (this: ClientHttp2Stream, h: IncomingHttpHeaders, flags: number) => void;
   readonly timeout: (this: ClientHttp2Stream) => void;
-  /** Arms the upstream idle timeout of a stream still open (late-timers.ts). */
-  readonly armTimeout: (up: ClientHttp2Stream) => void;
-  /** Arms the send timeout of a plain response still under way (late-timers.ts). */
-  readonly armSend: (ex: Exchange) => void;
 }
 
 export function createForwardHandlers(getCtx: () => H2Context): ForwardHandlers {
-  const handlers: ForwardHandlers = {
+  return {
     error(err) {
       onUpError(getCtx(), (this as UpStream)[kExchange], err, this.rstCode);
     },
@@ -82,17 +81,35 @@ export function createForwardHandlers(getCtx: () => H2Context): ForwardHandlers 
       failUpstream(getCtx(), ex, UPSTREAM_FAILURES.timeout, new Error('upstream stream timeout'));
       this.close(NGHTTP2_CANCEL);
     },
-    armTimeout(up) {
-      if (up.closed || up.destroyed) return;
-      // The listener only now: every listener added to an Http2Stream costs a 'newListener' event.
-      up.on('timeout', handlers.timeout);
-      up.setTimeout(getCtx().config.upstreamTimeoutMs);
-    },
-    armSend(ex) {
-      if (!ex.closed && !ex.failed) armSendTimeout(getCtx(), ex);
-    },
   };
-  return handlers;
+}
+
+/**
+ * The late arming (late-timers.ts): the idle timeouts of the streams in flight that started before `olderThan`;
+ * returns whether a younger one still waits.
+ */
+export function armLate(ctx: H2Context, olderThan: number): boolean {
+  let waiting = false;
+  for (const st of ctx.sessions.values()) {
+    for (const ex of st.streams) {
+      if (ex.lateUpstream === undefined && !ex.lateSend) continue;
+      if (ex.start > olderThan) {
+        waiting = true;
+        continue;
+      }
+      const up = ex.lateUpstream;
+      ex.lateUpstream = undefined;
+      if (up !== undefined && !up.closed && !up.destroyed) {
+        up.on('timeout', ctx.forwardHandlers.timeout);
+        up.setTimeout(ctx.config.upstreamTimeoutMs);
+      }
+      if (ex.lateSend) {
+        ex.lateSend = false;
+        if (!ex.closed && !ex.failed) armSendTimeout(ctx, ex);
+      }
+    }
+  }
+  return waiting;
 }
 
 function onUpResponse(ctx: H2Context, up: UpStream, h: IncomingHttpHeaders, flags: number): void {
@@ -113,7 +130,10 @@ function onUpResponse(ctx: H2Context, up: UpStream, h: IncomingHttpHeaders, flag
     }
     const options = trailerOptions(ex, declaresTrailers);
     stream.respond(out, options);
-    if (!ex.grpc) ctx.late.add(ctx.forwardHandlers.armSend, ex);
+    if (!ex.grpc) {
+      ex.lateSend = true;
+      ctx.late.wake();
+    }
     // The app's trailers are only kept when they will be sent (trailerOptions says when).
     if (options.waitForTrailers) up.on('trailers', onUpTrailers);
   } catch (err) {
@@ -203,7 +223,10 @@ export function toH1(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
     const noBody = method === 'HEAD' || ex.status === 204 || ex.status === 304;
     try {
       stream.respond(h1ToH2ResponseHeaders(ex.status, res.rawHeaders), noBody ? {endStream: true} : trailerOptions(ex, res.headers.trailer !== undefined));
-      if (!noBody && !ex.grpc) ctx.late.add(ctx.forwardHandlers.armSend, ex);
+      if (!noBody) {
+        ex.lateSend = true;
+        ctx.late.wake();
+      }
     } catch (err) {
       ex.responded = false;
       res.destroy();

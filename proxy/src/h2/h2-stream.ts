@@ -33,6 +33,8 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
     failed: false,
     cut: false,
     closed: false,
+    lateUpstream: undefined,
+    lateSend: false,
   };
   state.inFlight++;
   ctx.metrics.requestsInFlight.inc();

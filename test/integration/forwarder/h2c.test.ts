@@ -151,6 +151,20 @@ describe('h2c client -> h2c app', () => {
     expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'send'})).toBe(1);
   });
 
+  it('an app that answers nothing within LAMEDUCK_UPSTREAM_TIMEOUT: 504, counted as a timeout, its stream cancelled', async () => {
+    const app = await startH2App(() => undefined);
+    cleanups.track(() => app.close());
+    const proxy = await cleanups.proxyTo(app.url, {LAMEDUCK_UPSTREAM_TIMEOUT: '400ms'});
+    const s = await session(proxy.port);
+    const started = performance.now();
+    const res = await h2Request(s, {':path': '/slow'});
+    // Never before the bound (the timer is armed late, never early); the upper side is left to the deadline above.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+    expect(res.status).toBe(504);
+    expect(await Promise.race([app.seen[0]!.closed, sleep(5_000).then(() => -1)])).toBe(constants.NGHTTP2_CANCEL);
+    expect(await proxy.metric('lameduck_upstream_errors_total', {reason: 'timeout'})).toBe(1);
+  });
+
   it('answers 502 with a text body when the app is down, counted by reason', async () => {
     const app = await startH2App(() => undefined);
     const url = app.url;

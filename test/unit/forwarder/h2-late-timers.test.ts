@@ -1,7 +1,7 @@
 /**
- * The late arming of HTTP/2 idle timers (proxy/src/h2/late-timers.ts): a stream is armed one to two ticks after it
- * was handed over, never before one tick (so an idle bound never fires early), and streams that ended by then are
- * left alone by their arm function. The interval stops when nothing waits.
+ * The late arming of HTTP/2 idle timers (proxy/src/h2/late-timers.ts): the shared interval visits what waits each
+ * tick with a cut-off one tick in the past (so nothing younger than a tick is armed: an idle bound never fires
+ * early), runs only while something waits, and stops on dispose().
  */
 import {afterEach, beforeEach, describe, expect, it, jest} from '@jest/globals';
 import {createLateTimers, lateTickMs} from '../../../proxy/src/h2/late-timers.js';
@@ -14,47 +14,56 @@ describe('late timers', () => {
     jest.useRealTimers();
   });
 
-  it('arms an item between one and two ticks after add(), once', () => {
-    const late = createLateTimers(100);
-    const armed: string[] = [];
-    const arm = (id: string): void => void armed.push(id);
-    late.add(arm, 'a');
-    jest.advanceTimersByTime(50);
-    late.add(arm, 'b');
-    jest.advanceTimersByTime(50); // first tick at 100: neither has waited a whole tick
-    expect(armed).toEqual([]);
-    jest.advanceTimersByTime(100); // second tick at 200: both added before the first tick
-    expect(armed).toEqual(['a', 'b']);
-    jest.advanceTimersByTime(1_000);
-    expect(armed).toEqual(['a', 'b']);
-    late.dispose();
+  /** Streams by start time; arming one removes it. */
+  function world() {
+    let clock = 0;
+    const waiting = new Map<string, number>();
+    const armed: Array<[string, number]> = [];
+    const late = createLateTimers(100, () => clock, (olderThan) => {
+      for (const [id, start] of waiting) {
+        if (start > olderThan) continue;
+        waiting.delete(id);
+        armed.push([id, clock]);
+      }
+      return waiting.size > 0;
+    });
+    const advance = (ms: number): void => {
+      for (let i = 0; i < ms; i++) {
+        clock++;
+        jest.advanceTimersByTime(1);
+      }
+    };
+    const open = (id: string): void => {
+      waiting.set(id, clock);
+      late.wake();
+    };
+    return {late, armed, advance, open};
+  }
+
+  it('arms a stream one to two ticks after it started, never before one tick', () => {
+    const w = world();
+    w.open('a');
+    w.advance(50);
+    w.open('b');
+    w.advance(50); // tick at 100: a is exactly one tick old, b half a tick
+    expect(w.armed).toEqual([['a', 100]]);
+    w.advance(100); // tick at 200: b is 150 ms old
+    expect(w.armed).toEqual([['a', 100], ['b', 200]]);
+    w.late.dispose();
   });
 
-  it('an item added during a tick waits for the following two', () => {
-    const late = createLateTimers(100);
-    const armed: number[] = [];
-    late.add(() => late.add((n: number) => void armed.push(n), 2), 1);
-    jest.advanceTimersByTime(200); // the outer arm ran at 200 and queued the inner one
-    expect(armed).toEqual([]);
-    jest.advanceTimersByTime(100);
-    expect(armed).toEqual([]);
-    jest.advanceTimersByTime(100);
-    expect(armed).toEqual([2]);
-    late.dispose();
-  });
-
-  it('stops its interval when nothing waits, and dispose() drops what waits', () => {
-    const late = createLateTimers(100);
-    const arm = jest.fn();
-    late.add(arm, 1);
+  it('runs the interval only while a stream waits, and not after dispose()', () => {
+    const w = world();
+    w.open('a');
     expect(jest.getTimerCount()).toBe(1);
-    jest.advanceTimersByTime(300);
-    expect(arm).toHaveBeenCalledTimes(1);
+    w.advance(100);
     expect(jest.getTimerCount()).toBe(0);
-    late.add(arm, 2);
-    late.dispose();
-    jest.advanceTimersByTime(1_000);
-    expect(arm).toHaveBeenCalledTimes(1);
+    w.open('b');
+    w.late.wake();
+    expect(jest.getTimerCount()).toBe(1);
+    w.late.dispose();
+    w.advance(1_000);
+    expect(w.armed).toEqual([['a', 100]]);
     expect(jest.getTimerCount()).toBe(0);
   });
 
