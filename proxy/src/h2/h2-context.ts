@@ -60,6 +60,8 @@ export interface SessionState {
   readonly remoteAddress: string | undefined;
   readonly streams: Set<Exchange>;
   goaway: boolean;
+  /** Opened during the drain: the GOAWAY goes when its first stream ends (h2-stream.ts). */
+  goawayOnFirstEnd?: boolean;
 }
 
 /** One stream: a request and its response. */

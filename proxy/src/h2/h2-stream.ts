@@ -43,8 +43,14 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
   }
   stream.on('error', ctx.onStreamError);
   stream.once('close', () => finish(ctx, ex, st));
-  // The HTTP/2 form of `Connection: close`: a session that opens during the drain serves its first stream(s).
-  if (st && (state.draining || state.closing) && !st.goaway) goaway(ctx, st);
+  // The HTTP/2 form of `Connection: close`: a session that opens during the drain serves its first stream, and every
+  // stream that arrives while that one runs, then gets its GOAWAY. Not at once: node's HTTP/2 server (nghttp2) ignores
+  // streams that arrive after it sent any GOAWAY, and the final GOAWAY refuses them (docs/http2.md), while a client
+  // that re-dialled sends the calls it queued meanwhile right behind its first one.
+  if (st && (state.draining || state.closing) && !st.goaway && !st.goawayOnFirstEnd) {
+    st.goawayOnFirstEnd = true;
+    stream.once('close', () => goaway(ctx, st));
+  }
 
   const method = headers[':method'];
   if (method === 'CONNECT') return failLocal(ex, 405, 'CONNECT is not supported', GRPC_FAILURES.other);
