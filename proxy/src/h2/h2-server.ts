@@ -17,9 +17,9 @@
  *
  * - Drain: `drain()` (from `deregistering` on) sends each session the two-step graceful GOAWAY (goaway.ts), so clients
  *   open new connections — through their load balancer, to other pods — while their streams in flight finish. A
- *   session that opens during the drain gets it right after its first stream arrives: it serves what it asked first
- *   (an h2 connection carries a request at once after its preface), as an HTTP/1.1 connection serves one
- *   request with `Connection: close`. `close()` is `closing`: every session not yet told gets the GOAWAY; resolves
+ *   session that opens during the drain gets it when its first stream ends: it serves what it asked first (an h2
+ *   connection carries a request at once after its preface), and whatever arrived meanwhile, as an HTTP/1.1
+ *   connection serves one request with `Connection: close`. `close()` is `closing`: every session not yet told gets the GOAWAY; resolves
  *   when no session remains. `destroy()` is the deadline: every open stream ends with a gRPC UNAVAILABLE status (gRPC)
  *   or a RST_STREAM(CANCEL), counted as cut.
  */
