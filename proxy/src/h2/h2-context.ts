@@ -11,10 +11,11 @@ import type {Config} from '../config.js';
 import type {PlaneContext} from '../plane-context.js';
 import {createLogThrottle} from '../log-throttle.js';
 import type {Logger} from '../log.js';
-import type {Metrics} from '../metrics.js';
+import {CLIENT_TIMEOUT_KINDS, type ClientTimeoutKind, type Metrics} from '../metrics.js';
 import {PHASES, type Phase} from '../phase.js';
 import {createH2ProbeMatcher} from '../probe-requests.js';
 import {GRPC_STATUS_CLASSES, type GrpcStatusClass} from './grpc-errors.js';
+import {createStreamTimeoutHandler} from './h2-client-timeouts.js';
 import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
 
 /** Upstream HTTP/2 sessions at most (each multiplexes up to the app's SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -117,6 +118,7 @@ export interface H2Context extends PlaneContext {
   /** Pre-bound label children: no label objects per stream. */
   readonly streamsByPhase: ReadonlyMap<Phase, {inc(): void}>;
   readonly grpcByClass: ReadonlyMap<GrpcStatusClass, {inc(): void}>;
+  readonly clientTimeouts: ReadonlyMap<ClientTimeoutKind, {inc(): void}>;
   readonly sessions: Map<ServerHttp2Session, SessionState>;
   readonly server: Http2Server;
   readonly state: H2State;
@@ -126,6 +128,8 @@ export interface H2Context extends PlaneContext {
   h1Agent(): Agent;
   /** A stream's `error` listener (shared by every stream). */
   readonly onStreamError: (this: ServerHttp2Stream, error: Error) => void;
+  /** A stream's `timeout` listener (shared by every stream): the body and send timeouts (h2-client-timeouts.ts). */
+  readonly onStreamTimeout: (this: ServerHttp2Stream) => void;
 }
 
 export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Context {
@@ -149,7 +153,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     upstream: undefined,
     agent: undefined,
   };
-  return {
+  const ctx: H2Context = {
     config,
     metrics,
     log,
@@ -162,6 +166,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     onTraffic: deps.onTraffic,
     streamsByPhase: new Map(PHASES.map((p) => [p, metrics.h2Streams.labels(p)])),
     grpcByClass: new Map(GRPC_STATUS_CLASSES.map((c) => [c, metrics.grpcResponses.labels(c)])),
+    clientTimeouts: new Map(CLIENT_TIMEOUT_KINDS.map((k) => [k, metrics.clientTimeouts.labels(k)])),
     sessions: new Map(),
     server,
     state,
@@ -170,7 +175,9 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     onStreamError(error) {
       if (debug) log.debug('h2 stream error', {error});
     },
+    onStreamTimeout: createStreamTimeoutHandler(() => ctx),
   };
+  return ctx;
 }
 
 /** The upstream session pool for an h2c app with lameduck's bounds. */

@@ -9,7 +9,8 @@ import {classifyUpstreamError, UPSTREAM_FAILURES} from '../upstream-errors.js';
 import {GRPC_FAILURES} from './grpc-errors.js';
 import type {Exchange, H2Context} from './h2-context.js';
 import {h1RequestHeaders, h1ToH2ResponseHeaders, h2RequestHeaders, h2ResponseHeaders, trailerHeaders} from './h2-headers.js';
-import {armSendTimeout, failLocal, failUpstream, trailerOptions} from './h2-respond.js';
+import {armSendTimeout} from './h2-client-timeouts.js';
+import {failLocal, failUpstream, trailerOptions} from './h2-respond.js';
 
 const {NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM} = constants;
 
@@ -31,7 +32,11 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
   }
   const up = opened.stream;
   ex.cancel = () => {
-    if (!up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
+    if (up.closed || up.destroyed) return;
+    // close() ends the request body first: node flushes that END_STREAM before the RST_STREAM, and the app would
+    // take a cut upload for a complete one. destroy() resets the stream (NO_ERROR) without ending it.
+    if (up.writableEnded) up.close(NGHTTP2_CANCEL);
+    else up.destroy();
   };
   up.on('error', (err: NodeJS.ErrnoException) => onUpError(ctx, ex, err, up.rstCode));
   if (requestTrailers) {

@@ -5,6 +5,7 @@
  */
 import {constants, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream} from 'node:http2';
 import {GRPC_FAILURES, grpcStatusClass, isGrpcRequest} from './grpc-errors.js';
+import {armBodyTimeout} from './h2-client-timeouts.js';
 import type {Exchange, H2Context, SessionState} from './h2-context.js';
 import {toH1, toH2} from './h2-forward.js';
 import {cutDeadline, failLocal} from './h2-respond.js';
@@ -52,6 +53,7 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
   if (ctx.h2Upstream) toH2(ctx, ex, headers, remote);
   else if (ex.grpc) failLocal(ex, 502, GRPC_FAILURES.h1Upstream.message, GRPC_FAILURES.h1Upstream);
   else toH1(ctx, ex, headers, remote);
+  armBodyTimeout(ctx, ex);
 }
 
 /** A stream closed: untracked and counted once, by how it ended. */
