@@ -11,7 +11,7 @@ import type {Config} from '../config.js';
 import type {PlaneContext} from '../plane-context.js';
 import {createLogThrottle} from '../log-throttle.js';
 import type {Logger} from '../log.js';
-import {CLIENT_TIMEOUT_KINDS, type ClientTimeoutKind, type Metrics} from '../metrics.js';
+import {CLIENT_TIMEOUT_KINDS, H2_CONNECTION_ERRORS, type ClientTimeoutKind, type H2ConnectionError, type Metrics} from '../metrics.js';
 import {PHASES, type Phase} from '../phase.js';
 import {createH2ProbeMatcher} from '../probe-requests.js';
 import {GRPC_STATUS_CLASSES, type GrpcStatusClass} from './grpc-errors.js';
@@ -61,6 +61,11 @@ export interface SessionState {
   readonly remoteAddress: string | undefined;
   readonly streams: Set<Exchange>;
   goaway: boolean;
+  /** Streams the client opened, and how many of them it reset young (h2-abuse.ts). */
+  opened: number;
+  prematureResets: number;
+  /** Ended for abuse (rapid reset): counted once. */
+  abusive: boolean;
 }
 
 /** One stream: a request and its response. */
@@ -108,6 +113,8 @@ export interface H2State {
   /** The upstream session pool created here (not the caller's), destroyed with the server. */
   upstream: H2Upstream | undefined;
   agent: Agent | undefined;
+  /** Streams waiting for the next forwarding batch, flat (exchange, headers, remote address) (h2-abuse.ts). */
+  batch: unknown[];
 }
 
 export interface H2Context extends PlaneContext {
@@ -119,6 +126,7 @@ export interface H2Context extends PlaneContext {
   readonly streamsByPhase: ReadonlyMap<Phase, {inc(): void}>;
   readonly grpcByClass: ReadonlyMap<GrpcStatusClass, {inc(): void}>;
   readonly clientTimeouts: ReadonlyMap<ClientTimeoutKind, {inc(): void}>;
+  readonly connectionErrors: ReadonlyMap<H2ConnectionError, {inc(): void}>;
   readonly sessions: Map<ServerHttp2Session, SessionState>;
   readonly server: Http2Server;
   readonly state: H2State;
@@ -152,6 +160,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     resolveClose: undefined,
     upstream: undefined,
     agent: undefined,
+    batch: [],
   };
   const ctx: H2Context = {
     config,
@@ -167,6 +176,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     streamsByPhase: new Map(PHASES.map((p) => [p, metrics.h2Streams.labels(p)])),
     grpcByClass: new Map(GRPC_STATUS_CLASSES.map((c) => [c, metrics.grpcResponses.labels(c)])),
     clientTimeouts: new Map(CLIENT_TIMEOUT_KINDS.map((k) => [k, metrics.clientTimeouts.labels(k)])),
+    connectionErrors: new Map(H2_CONNECTION_ERRORS.map((r) => [r, metrics.h2ConnectionErrors.labels(r)])),
     sessions: new Map(),
     server,
     state,

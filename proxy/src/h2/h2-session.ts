@@ -9,7 +9,7 @@ import type {H2Context, SessionState} from './h2-context.js';
 /** A new session: tracked, counted, and told to go away at once when the server is already closing. */
 export function onSession(ctx: H2Context, session: ServerHttp2Session): void {
   const {config, metrics, log, debug, sessions, state} = ctx;
-  const st: SessionState = {session, remoteAddress: session.socket?.remoteAddress, streams: new Set(), goaway: false};
+  const st: SessionState = {session, remoteAddress: session.socket?.remoteAddress, streams: new Set(), goaway: false, opened: 0, prematureResets: 0, abusive: false};
   sessions.set(session, st);
   metrics.openConnections.inc();
   metrics.h2Sessions.inc();
@@ -18,8 +18,14 @@ export function onSession(ctx: H2Context, session: ServerHttp2Session): void {
   session.setTimeout(config.keepAliveTimeoutMs, () => {
     if (st.streams.size === 0) goaway(ctx, st);
   });
-  session.on('error', (error) => {
-    if (debug) log.debug('h2 session error', {error});
+  session.on('error', (error: NodeJS.ErrnoException) => {
+    // nghttp2 ended the session for the client's behaviour (NGHTTP2_ERR_FLOODED: too many SETTINGS, PING,
+    // RST_STREAM or empty frames; else a bad preface or an invalid frame): counted, logged. Socket errors are not.
+    if (error.code === 'ERR_HTTP2_ERROR') {
+      const reason = error.message.includes('Flooding') ? 'flood' : 'protocol';
+      ctx.connectionErrors.get(reason)!.inc();
+      ctx.throttle.warn('h2 connection error', {protocol: 'h2c', reason, message: error.message, remoteAddress: st.remoteAddress});
+    } else if (debug) log.debug('h2 session error', {error});
   });
   session.once('close', () => {
     sessions.delete(session);
