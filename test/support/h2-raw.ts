@@ -9,7 +9,7 @@ import {HOST} from './forwarder-harness.js';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-export const FRAME = Object.freeze({DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8});
+export const FRAME = Object.freeze({DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9});
 export const FLAG = Object.freeze({END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4});
 export const ERROR_CODE = Object.freeze({NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, FRAME_SIZE_ERROR: 6, CANCEL: 8, COMPRESSION_ERROR: 9, ENHANCE_YOUR_CALM: 11});
 
@@ -49,7 +49,16 @@ export function headerBlock(fields: readonly (readonly [string, string])[]): Buf
 
 export function getHeaders(streamId: number, path = '/', extra: readonly (readonly [string, string])[] = [], endStream = true): Buffer {
   const block = headerBlock([[':method', 'GET'], [':scheme', 'http'], [':authority', 'lameduck.test'], [':path', path], ...extra]);
-  return frame(FRAME.HEADERS, FLAG.END_HEADERS | (endStream ? FLAG.END_STREAM : 0), streamId, block);
+  // A block larger than the default SETTINGS_MAX_FRAME_SIZE goes on in CONTINUATION frames (RFC 9113 §6.10).
+  const max = 16_384;
+  const frames: Buffer[] = [];
+  for (let at = 0; at < block.length || at === 0; at += max) {
+    const last = at + max >= block.length;
+    const type = at === 0 ? FRAME.HEADERS : FRAME.CONTINUATION;
+    const flags = (last ? FLAG.END_HEADERS : 0) | (at === 0 && endStream ? FLAG.END_STREAM : 0);
+    frames.push(frame(type, flags, streamId, block.subarray(at, at + max)));
+  }
+  return Buffer.concat(frames);
 }
 
 export function rstStream(streamId: number, code: number = ERROR_CODE.CANCEL): Buffer {

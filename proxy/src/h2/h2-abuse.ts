@@ -48,7 +48,8 @@ function runBatch(ctx: H2Context, dispatch: Dispatch): void {
 
 /** A stream the client reset before its response ended: a premature reset when it was young; may end the session. */
 export function clientReset(ctx: H2Context, ex: Exchange, st: SessionState | undefined, at: number): void {
-  if (st === undefined || at - ex.start > H2_PREMATURE_RESET_MS) return;
+  // A session being destroyed (by node for an error, or at the deadline) closes its streams with a code too: not the client's resets.
+  if (st === undefined || st.session.destroyed || at - ex.start > H2_PREMATURE_RESET_MS) return;
   st.prematureResets++;
   if (st.abusive || st.prematureResets < H2_PREMATURE_RESET_MIN || st.prematureResets * 2 <= st.opened) return;
   st.abusive = true;

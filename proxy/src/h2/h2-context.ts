@@ -64,7 +64,7 @@ export interface SessionState {
   /** Streams the client opened, and how many of them it reset young (h2-abuse.ts). */
   opened: number;
   prematureResets: number;
-  /** Ended for abuse (rapid reset): counted once. */
+  /** Ended for abuse (rapid reset, a flood, a protocol error): counted once. */
   abusive: boolean;
 }
 

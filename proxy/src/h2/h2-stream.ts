@@ -48,7 +48,8 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
   // The HTTP/2 form of `Connection: close`: a session that opens during the drain serves its first stream(s).
   if (st && (state.draining || state.closing) && !st.goaway) goaway(ctx, st);
 
-  if (st) st.opened++;
+  // The first stream: from now on the idle bound is the keep-alive timeout (h2-session.ts).
+  if (st && st.opened++ === 0 && ctx.config.headersTimeoutMs > 0) st.session.setTimeout(ctx.config.keepAliveTimeoutMs);
 
   const method = headers[':method'];
   if (method === 'CONNECT') return failLocal(ex, 405, 'CONNECT is not supported', GRPC_FAILURES.other);
