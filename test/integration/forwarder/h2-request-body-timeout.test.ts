@@ -10,6 +10,7 @@ import {constants, type ClientHttp2Session, type ClientHttp2Stream} from 'node:h
 import * as grpc from '@grpc/grpc-js';
 import {sleep, startUpstream, useCleanups, waitFor} from '../../support/forwarder-harness.js';
 import {closeSession, echoClient, h2Connect, startGrpcApp, startH2App, type H2Handler} from '../../support/h2-harness.js';
+import {FRAME, frame, getHeaders, rawH2, rstStream} from '../../support/h2-raw.js';
 
 const cleanups = useCleanups();
 
@@ -83,6 +84,22 @@ describe('HTTP/2 request body idle timeout', () => {
     const ok = outcome(again);
     again.end('abc');
     expect((await ok).body).toBe('got 3');
+  });
+
+  it('a client that resets its stream mid-upload (RST_STREAM, no END_STREAM): the app stream is reset, its body never ends', async () => {
+    const app = await startH2App(countingApp);
+    cleanups.track(() => app.close());
+    const proxy = await cleanups.proxyTo(app.url);
+    completeBodies = 0;
+    // Raw frames: node's own client sends END_STREAM before its RST_STREAM, which is a complete body.
+    const raw = await rawH2(proxy.port, Buffer.concat([getHeaders(1, '/upload', [], false), frame(FRAME.DATA, 0, 1, Buffer.from('part of it'))]));
+    cleanups.track(async () => raw.destroy());
+    expect(await waitFor(() => app.seen.length === 1, 10_000)).toBe(true);
+    await sleep(100);
+    raw.write(rstStream(1));
+    expect(await appAborted(app.seen[0]!)).toBe(true);
+    expect(completeBodies).toBe(0);
+    expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0, 10_000)).toBe(true);
   });
 
   it('to an HTTP/1.1 app: 408, and the app request aborted before a complete body', async () => {
