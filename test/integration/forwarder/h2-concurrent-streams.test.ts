@@ -7,31 +7,18 @@
 import {describe, expect, it} from '@jest/globals';
 import {H2_MAX_CONCURRENT_STREAMS} from '../../../proxy/src/h2/h2-server.js';
 import {useCleanups} from '../../support/forwarder-harness.js';
-import {closeSession, h2Connect, h2Request, startH2App} from '../../support/h2-harness.js';
+import {closeSession, h2Connect, h2Request, startCountingH2App} from '../../support/h2-harness.js';
 import {FLAG, FRAME, frame, getHeaders, rawH2} from '../../support/h2-raw.js';
 
 const cleanups = useCleanups();
 const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
 
 async function setup() {
-  let open = 0;
-  let peak = 0;
-  let total = 0;
-  const app = await startH2App((stream) => {
-    total++;
-    open++;
-    peak = Math.max(peak, open);
-    stream.once('close', () => open--);
-    // Holds each stream for a while, so a burst piles up.
-    setTimeout(() => {
-      if (stream.destroyed || stream.closed) return;
-      stream.respond({':status': 200});
-      stream.end('ok');
-    }, 300);
-  });
+  // Each stream is held for a while, so a burst piles up.
+  const {app, counts} = await startCountingH2App(() => 300);
   cleanups.track(() => app.close());
   const proxy = await cleanups.proxyTo(app.url);
-  return {proxy, counts: () => ({peak, total})};
+  return {proxy, counts};
 }
 
 describe('HTTP/2 concurrent streams', () => {

@@ -6,16 +6,13 @@
  */
 import {describe, expect, it} from '@jest/globals';
 import {useCleanups} from '../../support/forwarder-harness.js';
-import {closeSession, h2Connect, h2Request, startH2App} from '../../support/h2-harness.js';
+import {closeSession, h2Connect, h2Request, startOkH2App} from '../../support/h2-harness.js';
 import {FRAME, frame, rawH2, settings} from '../../support/h2-raw.js';
 
 const cleanups = useCleanups();
 
 async function setup() {
-  const app = await startH2App((stream) => {
-    stream.respond({':status': 200});
-    stream.end('ok');
-  });
+  const app = await startOkH2App();
   cleanups.track(() => app.close());
   return cleanups.proxyTo(app.url);
 }

@@ -9,16 +9,13 @@
 import {describe, expect, it} from '@jest/globals';
 import {connect} from 'node:net';
 import {HOST, useCleanups} from '../../support/forwarder-harness.js';
-import {closeSession, h2Connect, h2Request, startH2App} from '../../support/h2-harness.js';
+import {closeSession, h2Connect, h2Request, startOkH2App} from '../../support/h2-harness.js';
 import {ERROR_CODE, FRAME, frame, rawH2} from '../../support/h2-raw.js';
 
 const cleanups = useCleanups();
 
 async function setup() {
-  const app = await startH2App((stream) => {
-    stream.respond({':status': 200});
-    stream.end('ok');
-  });
+  const app = await startOkH2App();
   cleanups.track(() => app.close());
   return cleanups.proxyTo(app.url, {LAMEDUCK_HEADERS_TIMEOUT: '1s'});
 }

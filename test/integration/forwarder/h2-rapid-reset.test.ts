@@ -8,30 +8,17 @@
 import {describe, expect, it} from '@jest/globals';
 import {H2_PREMATURE_RESET_MIN} from '../../../proxy/src/h2/h2-abuse.js';
 import {sleep, useCleanups} from '../../support/forwarder-harness.js';
-import {closeSession, h2Connect, h2Request, startH2App, type H2App} from '../../support/h2-harness.js';
+import {closeSession, h2Connect, h2Request, startCountingH2App} from '../../support/h2-harness.js';
 import {ERROR_CODE, getHeaders, rawH2, rstStream} from '../../support/h2-raw.js';
 
 const cleanups = useCleanups();
 
-async function setup(): Promise<{app: H2App; streams: () => {total: number; peak: number}; proxy: Awaited<ReturnType<typeof cleanups.proxyTo>>}> {
-  let total = 0;
-  let open = 0;
-  let peak = 0;
-  const app = await startH2App((stream, headers) => {
-    total++;
-    open++;
-    peak = Math.max(peak, open);
-    stream.once('close', () => open--);
-    // /slow answers after 1.5 s: a legitimate stream in flight on the shared upstream session during the attack.
-    setTimeout(() => {
-      if (stream.destroyed || stream.closed) return;
-      stream.respond({':status': 200});
-      stream.end('ok');
-    }, headers[':path'] === '/slow' ? 1_500 : 10);
-  });
+async function setup() {
+  // /slow answers after 1.5 s: a legitimate stream in flight on the shared upstream session during the attack.
+  const {app, counts: streams} = await startCountingH2App((headers) => (headers[':path'] === '/slow' ? 1_500 : 10));
   cleanups.track(() => app.close());
   const proxy = await cleanups.proxyTo(app.url);
-  return {app, proxy, streams: () => ({total, peak})};
+  return {app, proxy, streams};
 }
 
 describe('HTTP/2 rapid reset', () => {
