@@ -61,6 +61,11 @@ export interface SessionState {
   readonly remoteAddress: string | undefined;
   readonly streams: Set<Exchange>;
   goaway: boolean;
+  /**
+   * The connection's own socket (node gives sessions only a guarding Proxy of it): the first GOAWAY of the drain is
+   * written on it directly (goaway.ts).
+   */
+  readonly rawSocket: Socket | undefined;
   /** Streams the client opened, and how many of them it reset young (h2-abuse.ts). */
   opened: number;
   prematureResets: number;
@@ -115,6 +120,8 @@ export interface H2State {
   agent: Agent | undefined;
   /** Streams waiting for the next forwarding batch, flat (exchange, headers, remote address) (h2-abuse.ts). */
   batch: unknown[];
+  /** The socket being handed to node:http2 right now: its session is created synchronously, within the hand-over. */
+  arriving: Socket | undefined;
 }
 
 export interface H2Context extends PlaneContext {
@@ -161,6 +168,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     upstream: undefined,
     agent: undefined,
     batch: [],
+    arriving: undefined,
   };
   const ctx: H2Context = {
     config,

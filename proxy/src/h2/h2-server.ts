@@ -69,7 +69,13 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
 
   return {
     handle(socket) {
-      server.emit('connection', socket);
+      // node creates the session (and emits 'session') within this call: onSession takes the raw socket from here.
+      state.arriving = socket;
+      try {
+        server.emit('connection', socket);
+      } finally {
+        state.arriving = undefined;
+      }
     },
     drain: () => startDrain(ctx),
     close: () => startClose(ctx),

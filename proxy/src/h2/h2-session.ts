@@ -9,7 +9,7 @@ import type {H2Context, SessionState} from './h2-context.js';
 /** A new session: tracked, counted, and told to go away at once when the server is already closing. */
 export function onSession(ctx: H2Context, session: ServerHttp2Session): void {
   const {config, metrics, log, debug, sessions, state} = ctx;
-  const st: SessionState = {session, remoteAddress: session.socket?.remoteAddress, streams: new Set(), goaway: false, opened: 0, prematureResets: 0, abusive: false};
+  const st: SessionState = {session, remoteAddress: session.socket?.remoteAddress, streams: new Set(), goaway: false, rawSocket: state.arriving, opened: 0, prematureResets: 0, abusive: false};
   sessions.set(session, st);
   metrics.openConnections.inc();
   metrics.h2Sessions.inc();
@@ -50,7 +50,7 @@ export function goaway(ctx: H2Context, st: SessionState): void {
   ctx.state.goaways++;
   ctx.metrics.goaways.inc();
   if (ctx.debug) ctx.log.debug('goaway', {streams: st.streams.size});
-  startGracefulGoaway(st.session);
+  startGracefulGoaway(st.session, {socket: st.rawSocket});
 }
 
 /** Resolves close() once no session is left, and lets go of the upstream connections made here. */
