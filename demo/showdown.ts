@@ -54,7 +54,9 @@ Options:
   --nodes N           simulated nodes, each with its own kubelet, kube-proxy and clients (default 3)
   --seed N            seed of the propagation lag draws (default 1)
   --rps N             requests per second, 3/4 through the Service's virtual IP, 1/4 through the ingress (default 200;
-                      the headless scenarios send all of it through DNS-caching clients)
+                      the headless scenarios send all of it through DNS-caching clients; the grpc-* ones send it
+                      as unary calls on long-lived gRPC channels to the Service's virtual IP, plus 2 long server
+                      streams per node)
   --lag SPEC          every node's kube-proxy lag, fixed ("2s") or a range ("0.5s-3s"); default ${describeLag(DEFAULT_LAGS.loadBalancer)},
                       drawn per node and per change
   --controller-lag S  EndpointSlice controller lag (default 0s-2s; up to 10s models a busy cluster)
@@ -182,7 +184,7 @@ function failedText(r: ScenarioResult): string {
 
 /** The results table (plain text, fixed-width columns). */
 export function formatTable(results: readonly ScenarioResult[]): string {
-  const header = ['scenario', 'requests', 'failed', 'failed by kind', 'rollout', 'p99', 'longest pod drain', 'slowest kube-proxy'];
+  const header = ['scenario', 'requests', 'failed', 'failed by kind', 'rollout', 'p99', 'longest pod drain', 'slowest kube-proxy', 'broken streams'];
   const rows = results.map((r) => [
     r.scenario,
     String(r.requests.total),
@@ -193,6 +195,8 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     `${sec(r.longestDrainMs)}${r.pods.some((p) => p.sigkilled) ? ' (SIGKILL)' : ''}`,
     // The tail that settle alone would not cover: the slowest node's sync in this run, and how many syncs exceeded settle.
     r.headless ? 'n/a (DNS)' : `${sec(r.proxyLag.slowestMs)} (${r.proxyLag.overSettle} > settle)`,
+    // gRPC: server streams that broke, and how many of them broke without a GOAWAY first (nobody told the client).
+    r.grpc ? `${r.grpc.brokenStreams} (${r.grpc.brokenNotTold} not told)` : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const numeric = new Set([1, 2, 4, 5]);
@@ -202,7 +206,9 @@ export function formatTable(results: readonly ScenarioResult[]): string {
 
 export function toPanels(results: readonly ScenarioResult[]): TimelinePanel[] {
   return results.map((r) => ({
-    title: `${r.scenario}: ${r.requests.failed} failed of ${r.requests.total}`,
+    title: r.grpc
+      ? `${r.scenario}: ${r.requests.failed} failed RPCs of ${r.requests.total}, ${r.grpc.brokenStreams} broken streams (${r.grpc.brokenNotTold} not told to reconnect)`
+      : `${r.scenario}: ${r.requests.failed} failed of ${r.requests.total}`,
     subtitle: r.description,
     startedAt: r.startedAt,
     endedAt: r.endedAt,
@@ -214,7 +220,7 @@ export function toPanels(results: readonly ScenarioResult[]): TimelinePanel[] {
 
 function progressLine(p: Progress): string {
   const pods = p.pods.map((x) => (x.state === 'ready' ? '●' : x.state === 'terminating' ? '◌' : '○')).join('');
-  return `${p.scenario.padEnd(18)} ${p.stage.padEnd(9)} ${(p.elapsedMs / 1000).toFixed(0).padStart(3)}s  requests ${String(p.requests).padStart(6)}  failed ${String(p.failed).padStart(5)}  pods ${pods}`;
+  return `${p.scenario.padEnd(20)} ${p.stage.padEnd(9)} ${(p.elapsedMs / 1000).toFixed(0).padStart(3)}s  requests ${String(p.requests).padStart(6)}  failed ${String(p.failed).padStart(5)}  pods ${pods}`;
 }
 
 export async function runShowdown(o: ShowdownOptions, io: {stderr: NodeJS.WriteStream; signal?: AbortSignal}): Promise<ScenarioResult[]> {
@@ -318,9 +324,16 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify({options: o, wallMs: Date.now() - t0, svg: svgPath, results: slim}, null, 2) + '\n');
   } else {
     process.stdout.write('\n' + formatTable(results) + '\n\n');
-    for (const r of results) process.stdout.write(`  ${r.scenario.padEnd(18)} ${r.description}\n`);
+    for (const r of results) process.stdout.write(`  ${r.scenario.padEnd(20)} ${r.description}\n`);
     process.stdout.write(`\nfailed = requests that got a reset, a refused connection, a 5xx or a timeout; rollout = until every new pod was Ready and every old one deleted;\n`);
     process.stdout.write(`longest pod drain = from kubelet seeing the deletion to every container exited.\n`);
+    if (results.some((r) => r.grpc)) {
+      process.stdout.write(
+        `grpc-* rows: requests = RPCs (unary calls and server streams), failed = RPCs that ended with a non-OK status (unavailable = UNAVAILABLE,\n` +
+          `timeout = DEADLINE_EXCEEDED); broken streams = server streams that ended with a non-OK status, and of those the ones whose\n` +
+          `connection had received no GOAWAY before the break (not told to reconnect).\n`,
+      );
+    }
     process.stdout.write(`\ntimeline: ${svgPath}\n(${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   }
   return abort.signal.aborted ? 130 : 0;

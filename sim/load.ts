@@ -17,8 +17,10 @@ import {performance} from 'node:perf_hooks';
  * with keep-alive connections keep sending on them after the endpoint change"), until the server closes them.
  */
 
-export type Outcome = 'ok' | 'refused' | 'reset' | '5xx' | '4xx' | 'timeout' | 'error';
-export type RequestKind = 'keepalive' | 'fresh' | 'slow' | 'stream';
+/** `unavailable`: a gRPC call ended with status UNAVAILABLE (sim/grpc-load.ts; its DEADLINE_EXCEEDED is `timeout`). */
+export type Outcome = 'ok' | 'refused' | 'reset' | '5xx' | '4xx' | 'timeout' | 'unavailable' | 'error';
+/** `grpc-unary` / `grpc-stream`: calls of the gRPC load (sim/grpc-load.ts). */
+export type RequestKind = 'keepalive' | 'fresh' | 'slow' | 'stream' | 'grpc-unary' | 'grpc-stream';
 
 export interface RequestRecord {
   id: number;
@@ -37,6 +39,17 @@ export interface RequestRecord {
   connectionClose?: boolean;
   /** The target (host:port) of the connection that carried the request. */
   target?: string;
+  /** gRPC calls: the status code the call ended with. */
+  grpcCode?: number;
+  /** gRPC server streams: messages received. */
+  messages?: number;
+  /**
+   * gRPC calls that failed: whether the connection carrying the call had received a GOAWAY before the call broke,
+   * i.e. the client had been told to reconnect elsewhere (RFC 9113 §6.8).
+   */
+  toldToReconnect?: boolean;
+  /** gRPC server streams still open when the load stopped, cancelled by the load itself (not a failure). */
+  cancelledAtStop?: boolean;
 }
 
 export interface LoadOptions {
@@ -87,7 +100,7 @@ export interface LoadReport {
   /** Every record whose outcome is not `ok`. */
   failed: number;
   byOutcome: Record<Outcome, number>;
-  /** Latency percentiles in ms over `ok` keepalive and fresh requests (slow and stream ones are long by design); NaN if none. */
+  /** Latency percentiles in ms over `ok` keepalive, fresh and gRPC unary requests (slow and stream ones are long by design); NaN if none. */
   p50: number;
   p99: number;
 }
@@ -106,7 +119,7 @@ export interface Load {
   readonly inFlight: number;
 }
 
-const OUTCOMES: readonly Outcome[] = ['ok', 'refused', 'reset', '5xx', '4xx', 'timeout', 'error'];
+const OUTCOMES: readonly Outcome[] = ['ok', 'refused', 'reset', '5xx', '4xx', 'timeout', 'unavailable', 'error'];
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -119,7 +132,7 @@ export function summarize(records: RequestRecord[]): LoadReport {
   const latencies: number[] = [];
   for (const r of records) {
     byOutcome[r.outcome]++;
-    if (r.outcome === 'ok' && (r.kind === 'keepalive' || r.kind === 'fresh')) latencies.push(r.end - r.start);
+    if (r.outcome === 'ok' && (r.kind === 'keepalive' || r.kind === 'fresh' || r.kind === 'grpc-unary')) latencies.push(r.end - r.start);
   }
   latencies.sort((a, b) => a - b);
   return {

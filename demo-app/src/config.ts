@@ -14,12 +14,17 @@ export interface DemoAppConfig {
   readonly keepAliveTimeoutMs: number | undefined;
   /** Legacy kind (b) of docs/design.md: a PID 1 without a handler, which ignores SIGTERM until SIGKILL. */
   readonly ignoreSigterm: boolean;
+  /** What the port serves: HTTP/1.1 (`http`, the default) or gRPC over HTTP/2 without TLS (`grpc`). */
+  readonly protocol: DemoAppProtocol;
 }
+
+export const DEMO_APP_PROTOCOLS = ['http', 'grpc'] as const;
+export type DemoAppProtocol = (typeof DEMO_APP_PROTOCOLS)[number];
 
 export class DemoAppConfigError extends Error {
   readonly code = 'DEMO_APP_BAD_CONFIG';
-  constructor(readonly variable: string, readonly value: string) {
-    super(`invalid ${variable}=${JSON.stringify(value)}`);
+  constructor(readonly variable: string, readonly value: string, expected?: string) {
+    super(`invalid ${variable}=${JSON.stringify(value)}${expected ? `: expected ${expected}` : ''}`);
     this.name = 'DemoAppConfigError';
   }
 }
@@ -33,6 +38,13 @@ function integer(env: Record<string, string | undefined>, name: string, min: num
   return n;
 }
 
+function protocol(env: Record<string, string | undefined>): DemoAppProtocol {
+  const raw = env.PROTOCOL;
+  if (raw === undefined || raw === '') return 'http';
+  if (!(DEMO_APP_PROTOCOLS as readonly string[]).includes(raw)) throw new DemoAppConfigError('PROTOCOL', raw, DEMO_APP_PROTOCOLS.join(' or '));
+  return raw as DemoAppProtocol;
+}
+
 export function readDemoAppConfig(env: Record<string, string | undefined>): DemoAppConfig {
   return Object.freeze({
     port: integer(env, 'PORT', 0, 65535) ?? 3000,
@@ -40,5 +52,6 @@ export function readDemoAppConfig(env: Record<string, string | undefined>): Demo
     podName: env.POD_NAME || hostname(),
     keepAliveTimeoutMs: integer(env, 'KEEPALIVE_TIMEOUT_MS', 0, 2 ** 31 - 1),
     ignoreSigterm: env.IGNORE_SIGTERM === '1' || env.IGNORE_SIGTERM === 'true',
+    protocol: protocol(env),
   });
 }

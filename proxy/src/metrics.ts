@@ -26,6 +26,13 @@ export type Trigger = (typeof TRIGGERS)[number];
 /** The client side of a traffic connection: HTTP/1.1, or HTTP/2 with prior knowledge. */
 export const PROTOCOLS = ['http1', 'h2c'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+/**
+ * Why an HTTP/2 client connection was ended for misbehaving: flood (node's limits on SETTINGS, PING, RST_STREAM and
+ * other frames that cost the server work), rapid_reset (lameduck's premature-reset rule), protocol (any other error
+ * node reports on the session: bad preface, invalid frames).
+ */
+export const H2_CONNECTION_ERRORS = ['flood', 'rapid_reset', 'protocol'] as const;
+export type H2ConnectionError = (typeof H2_CONNECTION_ERRORS)[number];
 /** Why /prestop refused a drain the API did not confirm (prestop.ts). */
 export const PRESTOP_REFUSALS = ['token_missing', 'token_wrong', 'token_not_configured'] as const;
 export type PrestopRefusal = (typeof PRESTOP_REFUSALS)[number];
@@ -62,6 +69,7 @@ export interface Metrics {
   h2Streams: Counter<'phase'>;
   goaways: Counter;
   grpcResponses: Counter<'grpc_status'>;
+  h2ConnectionErrors: Counter<'reason'>;
   setState(phase: Phase): void;
 }
 
@@ -182,6 +190,9 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
     goaways: counter('goaways_total', 'Graceful GOAWAYs sent to HTTP/2 clients (the HTTP/2 form of Connection: close).', [], {}),
     grpcResponses: counter('grpc_responses_total', 'gRPC calls finished, by grpc-status class (missing: the call ended without a status).', ['grpc_status'], {
       grpc_status: GRPC_STATUS_CLASSES,
+    }),
+    h2ConnectionErrors: counter('h2_connection_errors_total', 'HTTP/2 client connections ended for a protocol violation: flood (too many SETTINGS, PING, RST_STREAM...), rapid_reset (most streams reset at once), protocol (other errors node reports).', ['reason'], {
+      reason: H2_CONNECTION_ERRORS,
     }),
     setState,
   };

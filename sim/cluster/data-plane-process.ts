@@ -45,7 +45,7 @@ process.on('message', (m: ToChild) => {
           else views[m.which.kind].set(m.endpoints);
           break;
         case 'load':
-          parts?.startLoads(m.loads);
+          await parts?.startLoads(m.loads);
           countsTimer ??= setInterval(() => void send({type: 'counts', ...parts!.counts()}), 500);
           void send({type: 'loading'});
           break;

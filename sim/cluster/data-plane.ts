@@ -14,7 +14,8 @@
 import {fork, type ChildProcess} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {join} from 'node:path';
-import {startLoad, type Load, type LoadOptions, type RequestRecord} from '../load.js';
+import {startLoad, type LoadOptions, type RequestRecord} from '../load.js';
+import {startGrpcLoad, type GrpcLoadOptions} from '../grpc-load.js';
 import type {EndpointView} from './endpoint-view.js';
 import {startIngress, type Ingress, type IngressStats} from './ingress.js';
 import {startL4Balancer, type L4Balancer, type L4Stats} from './l4-balancer.js';
@@ -28,6 +29,17 @@ export interface DataPlaneLoad {
   /** For `service`: the node whose kube-proxy the clients go through (index into the per-node views). Default 0. */
   node?: number;
   options: Omit<LoadOptions, 'host' | 'port' | 'pickTarget'>;
+  /**
+   * A gRPC load (grpc-load.ts) instead of HTTP, through the Service's virtual IP only: long-lived channels with unary
+   * calls at `options.rps` (with `options.timeoutMs` and `durationMs`) and a few long server streams.
+   */
+  grpc?: Omit<GrpcLoadOptions, 'host' | 'port' | 'rps' | 'timeoutMs' | 'durationMs'>;
+}
+
+/** What the data plane needs of a load, HTTP or gRPC. */
+interface RunningLoad {
+  records: RequestRecord[];
+  stop(): Promise<unknown>;
 }
 
 export type DataPlaneRecord = RequestRecord & {via: Via; node?: number};
@@ -132,7 +144,7 @@ function sumL4(all: L4Stats[]): L4Stats {
 export async function startDataPlaneParts(opts: {views: DataPlaneViews; hosts: {lb: string[]; ingress: string}}): Promise<{
   lbs: L4Balancer[];
   ingress: Ingress;
-  startLoads(loads: DataPlaneLoad[]): void;
+  startLoads(loads: DataPlaneLoad[]): Promise<void>;
   counts(): {requests: number; failed: number};
   stop(): Promise<DataPlaneResult>;
 }> {
@@ -146,13 +158,21 @@ export async function startDataPlaneParts(opts: {views: DataPlaneViews; hosts: {
     throw err;
   }
   const dns = createClusterDns({view: opts.views.dns});
-  const loads: {load: Load; via: Via; node?: number}[] = [];
+  const loads: {load: RunningLoad; via: Via; node?: number}[] = [];
   let stopping: Promise<DataPlaneResult> | undefined;
   return {
     lbs,
     ingress,
-    startLoads(list) {
+    async startLoads(list) {
       for (const l of list) {
+        if (l.grpc) {
+          if (l.via !== 'service') throw new DataPlaneError('DATA_PLANE_FAILED', `a gRPC load goes through the Service's virtual IP, not ${l.via}`);
+          const node = (l.node ?? 0) % lbs.length;
+          const lb = lbs[node]!;
+          const {rps, timeoutMs, durationMs} = l.options;
+          loads.push({via: 'service', node, load: await startGrpcLoad({...l.grpc, rps, timeoutMs, durationMs, host: lb.host, port: lb.port})});
+          continue;
+        }
         if (l.via === 'dns') {
           // Each load is one client application with its own resolver cache, dialling pod IPs directly.
           const client = createDnsClient(dns);
@@ -196,9 +216,7 @@ async function startInline(opts: DataPlaneOptions): Promise<DataPlane> {
   return {
     lbs: parts.lbs.map((lb) => ({host: lb.host, port: lb.port})),
     ingress: {host: parts.ingress.host, port: parts.ingress.port},
-    async startLoads(loads) {
-      parts.startLoads(loads);
-    },
+    startLoads: (loads) => parts.startLoads(loads),
     counts: () => parts.counts(),
     stop: () => parts.stop(),
   };

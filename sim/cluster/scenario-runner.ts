@@ -59,6 +59,9 @@ export interface RunOptions {
   slowMs?: number;
   streamFraction?: number;
   keepAliveFraction?: number;
+  /** gRPC scenarios: long-lived channels per node (default 4) and server streams open per node (default 2). */
+  grpcChannelsPerNode?: number;
+  grpcStreamsPerNode?: number;
   /** Load before the first rollout and after the last pod is gone. Default 1000 ms each. */
   warmupMs?: number;
   cooldownMs?: number;
@@ -133,6 +136,8 @@ export interface ScenarioResult {
   nodes: number;
   /** The Service is headless: the load went through DNS-caching clients. */
   headless: boolean;
+  /** gRPC scenarios: the calls, and the broken server streams (see grpcSummary). */
+  grpc?: GrpcSummary;
   /** The longest propagation lag any node's kube-proxy drew in this run (ms), and how many draws exceeded settle. */
   proxyLag: {slowestMs: number; draws: number; overSettle: number};
   /** Every request (for the SVG timeline and tests); with `via` (and `node` for the Service's virtual IP). */
@@ -173,7 +178,6 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const lags: Lags = {...DEFAULT_LAGS, ...opts.lags};
   const rps = opts.rps ?? 200;
   const rolloutCount = opts.rollouts ?? 1;
-  const ingressShare = opts.ingressShare ?? 0.25;
   const nodeCount = opts.nodes ?? 3;
   if (!Number.isInteger(nodeCount) || nodeCount < 1) throw new RangeError(`nodes must be a whole number >= 1, got ${opts.nodes}`);
   const seed = opts.seed ?? 1;
@@ -203,6 +207,9 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const replicas = def.deployment.replicas;
   const rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 120_000;
   const headless = def.headless === true;
+  const grpc = def.grpc === true;
+  // gRPC clients dial the ClusterIP Service; the L7 ingress (HTTP/1.1) carries none of it.
+  const ingressShare = grpc ? 0 : (opts.ingressShare ?? 0.25);
   const images = opts.images ?? createImageMap({repoRoot});
   let startedAt = Date.now();
   let stage: Progress['stage'] = 'starting';
@@ -313,7 +320,9 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       const serviceRps = rps * (1 - ingressShare);
       const ingressRps = rps * ingressShare;
       // The Service's clients are spread over the nodes: each goes through its own node's kube-proxy.
-      if (serviceRps > 0) for (let node = 0; node < nodeCount; node++) loads.push({via: 'service', node, options: {rps: serviceRps / nodeCount, ...loadCommon}});
+      // gRPC: each node's clients hold a few long-lived channels (one connection each) with unary calls and streams.
+      const grpcLoad = grpc ? {grpc: {channels: opts.grpcChannelsPerNode ?? 4, streams: opts.grpcStreamsPerNode ?? 2}} : {};
+      if (serviceRps > 0) for (let node = 0; node < nodeCount; node++) loads.push({via: 'service', node, options: {rps: serviceRps / nodeCount, ...loadCommon}, ...grpcLoad});
       if (ingressRps > 0) loads.push({via: 'ingress', options: {rps: ingressRps, ...loadCommon}});
     }
     await dataPlane.startLoads(loads);
@@ -422,6 +431,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     dns: dataPlaneResult?.dns ?? {queries: 0, lookups: 0, empty: 0},
     nodes: nodeCount,
     headless,
+    ...(grpc ? {grpc: grpcSummary(records)} : {}),
     proxyLag: (() => {
       const drawn = lbViews.flatMap((v) => v.lags());
       return {slowestMs: drawn.length > 0 ? Math.round(Math.max(...drawn)) : 0, draws: drawn.length, overSettle: drawn.filter((d) => d > params.settleMs).length};
@@ -430,6 +440,37 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     recorder,
     drainSummaries,
   };
+}
+
+export interface GrpcSummary {
+  /** Calls: unary ones, server streams; failed ones of each (any non-OK status). */
+  unary: number;
+  unaryFailed: number;
+  streams: number;
+  /** Server streams that ended with a non-OK status (or OK before their last message). */
+  brokenStreams: number;
+  /** Of those, the ones whose connection had received no GOAWAY before the break: nobody told the client to move. */
+  brokenNotTold: number;
+  /** Failed calls of any kind whose connection had received no GOAWAY before they failed. */
+  failedNotTold: number;
+}
+
+/** What the gRPC load's records say (sim/grpc-load.ts). */
+export function grpcSummary(records: readonly RequestRecord[]): GrpcSummary {
+  const out: GrpcSummary = {unary: 0, unaryFailed: 0, streams: 0, brokenStreams: 0, brokenNotTold: 0, failedNotTold: 0};
+  for (const r of records) {
+    const failed = r.outcome !== 'ok';
+    if (r.kind === 'grpc-unary') {
+      out.unary++;
+      if (failed) out.unaryFailed++;
+    } else if (r.kind === 'grpc-stream') {
+      out.streams++;
+      if (failed) out.brokenStreams++;
+      if (failed && !r.toldToReconnect) out.brokenNotTold++;
+    } else continue;
+    if (failed && !r.toldToReconnect) out.failedNotTold++;
+  }
+  return out;
 }
 
 export class ScenarioAbortedError extends Error {

@@ -17,6 +17,12 @@
  *   (`clusterIP: None`) whose clients resolve its name through the cluster DNS, cache the answer for its TTL (30 s, as
  *   CoreDNS's default Corefile) and connect to pod IPs directly (cluster-dns.ts). No kube-proxy, no ingress, no
  *   terminating fallback: what a DNS-caching client sees of a pod going away.
+ * - `grpc-bare` / `grpc-sleep` / `grpc-lameduck` / `grpc-lameduck-native`: the same four shutdowns of the demo-app
+ *   in its gRPC mode (PROTOCOL=grpc), lameduck forwarding to it as `LAMEDUCK_UPSTREAM=h2c://…`. The load is gRPC
+ *   clients holding long-lived channels to the Service's virtual IP (sim/grpc-load.ts), the way in-cluster gRPC clients
+ *   dial a ClusterIP Service: kube-proxy balances per TCP connection, so each channel stays on one pod until that
+ *   connection ends. No ingress: an L7 ingress would balance per call, a different problem. The bare app's readiness
+ *   probe is a `tcpSocket` one (the app speaks no HTTP/1.1).
  * - `legacy-b-lameduck`: the same app behind classic lameduck with `LAMEDUCK_APP_EXIT=signal:SIGKILL` and
  *   `LAMEDUCK_APP_PROCESS` matching the app's command line: at release lameduck kills the app, so the pod goes as soon
  *   as the drain is done. (On a real cluster `signal:` needs `shareProcessNamespace: true` so the sidecar sees the
@@ -39,6 +45,10 @@ export const SCENARIOS = [
   'legacy-b-lameduck',
   'headless-bare',
   'headless-lameduck',
+  'grpc-bare',
+  'grpc-sleep',
+  'grpc-lameduck',
+  'grpc-lameduck-native',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -78,6 +88,8 @@ export interface ScenarioDefinition {
   headless?: boolean;
   /** The API server denies lameduck everything (403). */
   denyApi: boolean;
+  /** The app serves gRPC (PROTOCOL=grpc) and the load is gRPC clients through the Service's virtual IP. */
+  grpc?: boolean;
   /** The pods get lameduck from the admission webhook (`lameduck webhook`), not from their template. */
   injected?: boolean;
   /** The figure that matters is the pod's termination time (kind (b)), not only failed requests. */
@@ -88,26 +100,33 @@ export interface ScenarioDefinition {
 
 const ms = (n: number): string => `${Math.round(n)}ms`;
 
-function appContainer(p: ScenarioParams, opts: {ignoreSigterm: boolean; preStop?: Record<string, unknown>; probe: boolean; marker: boolean}): Record<string, unknown> {
+function appContainer(
+  p: ScenarioParams,
+  opts: {ignoreSigterm: boolean; preStop?: Record<string, unknown>; probe: boolean; marker: boolean; grpc?: boolean},
+): Record<string, unknown> {
   const env: Record<string, unknown>[] = [
     {name: 'PORT', value: String(APP_PORT)},
     {name: 'POD_NAME', valueFrom: {fieldRef: {fieldPath: 'metadata.name'}}},
   ];
   if (opts.ignoreSigterm) env.push({name: 'IGNORE_SIGTERM', value: '1'});
+  if (opts.grpc) env.push({name: 'PROTOCOL', value: 'grpc'});
+  const portName = opts.grpc ? 'grpc' : 'http';
   const c: Record<string, unknown> = {
     name: 'app',
     image: 'lameduck-demo-app:dev',
     env,
-    ports: [{name: 'http', containerPort: APP_PORT}],
+    ports: [{name: portName, containerPort: APP_PORT}],
   };
   // A unique command-line marker lets lameduck's LAMEDUCK_APP_PROCESS find this pod's app and no other.
   if (opts.marker) c.args = ['--pod=$(POD_NAME)'];
-  if (opts.probe) c.readinessProbe = {httpGet: {path: '/alive', port: 'http'}, periodSeconds: p.probePeriodSeconds, failureThreshold: 1};
+  // A gRPC app answers no HTTP/1.1 GET: a tcpSocket probe, ready once it accepts connections.
+  const check = opts.grpc ? {tcpSocket: {port: portName}} : {httpGet: {path: '/alive', port: portName}};
+  if (opts.probe) c.readinessProbe = {...check, periodSeconds: p.probePeriodSeconds, failureThreshold: 1};
   if (opts.preStop) c.lifecycle = {preStop: opts.preStop};
   return c;
 }
 
-function lameduckContainer(p: ScenarioParams, opts: {mode: 'classic' | 'native'; extraEnv?: Record<string, string>}): Record<string, unknown> {
+function lameduckContainer(p: ScenarioParams, opts: {mode: 'classic' | 'native'; grpc?: boolean; extraEnv?: Record<string, string>}): Record<string, unknown> {
   const env: Record<string, unknown>[] = [
     {name: 'POD_NAME', valueFrom: {fieldRef: {fieldPath: 'metadata.name'}}},
     {name: 'POD_NAMESPACE', valueFrom: {fieldRef: {fieldPath: 'metadata.namespace'}}},
@@ -116,7 +135,7 @@ function lameduckContainer(p: ScenarioParams, opts: {mode: 'classic' | 'native';
     {name: 'LAMEDUCK_MODE', value: opts.mode},
     {name: 'LAMEDUCK_LISTEN', value: `:${PROXY_PORT}`},
     {name: 'LAMEDUCK_ADMIN_LISTEN', value: `:${ADMIN_PORT}`},
-    {name: 'LAMEDUCK_UPSTREAM', value: `http://127.0.0.1:${APP_PORT}`},
+    {name: 'LAMEDUCK_UPSTREAM', value: `${opts.grpc ? 'h2c' : 'http'}://127.0.0.1:${APP_PORT}`},
     {name: 'LAMEDUCK_SETTLE', value: ms(p.settleMs)},
     {name: 'LAMEDUCK_QUIET', value: ms(p.quietMs)},
     {name: 'LAMEDUCK_FALLBACK_DELAY', value: ms(p.fallbackDelayMs)},
@@ -150,6 +169,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
   let grace = p.gracePeriodSeconds;
   let annotations: Record<string, string> | undefined;
   const headless = name.startsWith('headless-');
+  const grpc = name.startsWith('grpc-');
   switch (name) {
     case 'bare':
     case 'headless-bare':
@@ -214,6 +234,32 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
         }),
       ];
       break;
+    case 'grpc-bare':
+      description = 'gRPC: the legacy app alone: SIGTERM at once';
+      targetPort = 'grpc';
+      containers = [appContainer(p, {ignoreSigterm: false, probe: true, marker: false, grpc})];
+      break;
+    case 'grpc-sleep':
+      description = `gRPC: app preStop sleep ${p.sleepSeconds}s, then SIGTERM`;
+      targetPort = 'grpc';
+      containers = [appContainer(p, {ignoreSigterm: false, probe: true, marker: false, grpc, preStop: {sleep: {seconds: p.sleepSeconds}}})];
+      break;
+    case 'grpc-lameduck':
+      description = 'gRPC: lameduck classic sidecar (h2c upstream), app preStop /prestop';
+      lameduck = true;
+      targetPort = 'proxy';
+      containers = [
+        appContainer(p, {ignoreSigterm: false, probe: false, marker: false, grpc, preStop: PRESTOP_HTTP}),
+        lameduckContainer(p, {mode: 'classic', grpc}),
+      ];
+      break;
+    case 'grpc-lameduck-native':
+      description = 'gRPC: lameduck native sidecar (h2c upstream), app preStop /prestop';
+      lameduck = true;
+      targetPort = 'proxy';
+      initContainers = [lameduckContainer(p, {mode: 'native', grpc})];
+      containers = [appContainer(p, {ignoreSigterm: false, probe: false, marker: false, grpc, preStop: PRESTOP_HTTP})];
+      break;
   }
   const template: PodTemplate = {
     metadata: {labels, ...(annotations ? {annotations} : {})},
@@ -228,6 +274,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
     description,
     lameduck,
     headless,
+    grpc,
     denyApi: name === 'lameduck-noapi',
     injected: name === 'lameduck-injected',
     terminationFigure: name.startsWith('legacy-b'),
@@ -243,7 +290,7 @@ export function defineScenario(name: ScenarioName, p: ScenarioParams): ScenarioD
       spec: {
         selector: labels,
         ...(headless ? {clusterIP: 'None'} : {}),
-        ports: [{name: 'http', port: 80, targetPort, protocol: 'TCP'}],
+        ports: [grpc ? {name: 'grpc', port: 50051, targetPort, protocol: 'TCP'} : {name: 'http', port: 80, targetPort, protocol: 'TCP'}],
       },
     },
   };

@@ -67,6 +67,36 @@ export async function startH2App(handler: H2Handler, settings: import('node:http
   };
 }
 
+/** An h2 app that answers every stream 200 `ok` at once. */
+export function startOkH2App(): Promise<H2App> {
+  return startH2App((stream) => {
+    stream.respond({':status': 200});
+    stream.end('ok');
+  });
+}
+
+/**
+ * An h2 app that counts the streams it gets (in all, and the most open at once) and answers each 200 `ok` after
+ * `delayMs(headers)`, so that a burst piles up; a stream gone by then is left alone.
+ */
+export async function startCountingH2App(delayMs: (headers: IncomingHttpHeaders) => number): Promise<{app: H2App; counts: () => {total: number; peak: number}}> {
+  let total = 0;
+  let open = 0;
+  let peak = 0;
+  const app = await startH2App((stream, headers) => {
+    total++;
+    open++;
+    peak = Math.max(peak, open);
+    stream.once('close', () => open--);
+    setTimeout(() => {
+      if (stream.destroyed || stream.closed) return;
+      stream.respond({':status': 200});
+      stream.end('ok');
+    }, delayMs(headers));
+  });
+  return {app, counts: () => ({total, peak})};
+}
+
 export interface H2Response {
   status: number;
   headers: IncomingHttpHeaders;

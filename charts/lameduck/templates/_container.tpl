@@ -114,7 +114,7 @@ restartPolicy: Always
 - name: LAMEDUCK_ADMIN_LISTEN
   value: {{ printf ":%d" (int $v.ports.admin) | quote }}
 - name: LAMEDUCK_UPSTREAM
-  value: {{ printf "http://127.0.0.1:%d" (int $v.appPort) | quote }}
+  value: {{ printf "%s://127.0.0.1:%d" $v.appProtocol (int $v.appPort) | quote }}
 - name: LAMEDUCK_SETTLE
   value: {{ include "lameduck.settle" . | quote }}
 {{- with $v.dnsSettle }}

@@ -9,16 +9,25 @@
  *    with the last stream id actually processed. Streams already open run to their end; the session closes after
  *    the last one.
  *
- * node:http2 has both parts: `session.goaway(code, lastStreamID)` sends a GOAWAY with any last stream id without
- * closing anything, and `session.close()` sends the final GOAWAY (last stream id = nghttp2's last processed
- * stream), refuses new streams and destroys the session once its open streams have closed. (nghttp2's
- * `nghttp2_submit_shutdown_notice` is step 1; node does not expose it, goaway(0, 2^31-1) is the same frame.)
- * The same order is what Go's net/http2 server (`startGracefulShutdown`) and Envoy's drain do.
+ * Step 1 cannot go through node:http2. `session.goaway(code, 2^31-1)` sends the right frame, but nghttp2 then counts a
+ * GOAWAY as sent and ignores every stream that arrives after it (`session_allow_incoming_new_stream` in
+ * nghttp2_session.c checks the GOAWAY_SENT flag, whatever the last stream id said), so the streams step 1 exists to
+ * admit are dropped, and the final GOAWAY reports them unprocessed: the client sees them refused. nghttp2's own
+ * step 1, `nghttp2_submit_shutdown_notice`, does not set that flag, but node does not expose it. So step 1 is the
+ * 17 bytes of that frame written on the connection's socket itself, between node's writes (node hands libuv whole
+ * frames in each write, and libuv keeps the order of writes), and nghttp2 never learns of it. Where lameduck has no
+ * raw socket, it falls back to `session.goaway()` and its refusals. Step 2 is `session.close()`: the final GOAWAY
+ * (last stream id = nghttp2's last processed stream), no new streams, and the session destroyed once its open
+ * streams have closed. The same order is what Go's net/http2 server (`startGracefulShutdown`) and Envoy's drain do.
  */
 import {constants, type Http2Session} from 'node:http2';
+import type {Socket} from 'node:net';
 
 /** The largest HTTP/2 stream identifier: "every stream may still be processed" (RFC 9113 §6.8). */
 export const MAX_STREAM_ID = 2 ** 31 - 1;
+
+/** Step 1 as bytes (RFC 9113 §6.8): a GOAWAY frame on stream 0, last stream id 2^31-1, NO_ERROR, no debug data. */
+export const SHUTDOWN_NOTICE_FRAME: Buffer = Buffer.from([0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
 
 /** How long step 2 waits for the PING ack before it sends the final GOAWAY anyway. */
 export const GOAWAY_PING_TIMEOUT_MS = 1_000;
@@ -32,7 +41,7 @@ export interface GracefulGoaway {
  * Starts the two-step shutdown of a session. Safe on a session that is closing or destroyed (resolves at once).
  * @param onFinal called once, right before the final GOAWAY, with whether the PING was acknowledged.
  */
-export function startGracefulGoaway(session: Http2Session, opts: {pingTimeoutMs?: number; onFinal?: (acked: boolean) => void} = {}): GracefulGoaway {
+export function startGracefulGoaway(session: Http2Session, opts: {socket?: Socket; pingTimeoutMs?: number; onFinal?: (acked: boolean) => void} = {}): GracefulGoaway {
   if (session.destroyed || session.closed) return {sent: Promise.resolve()};
   const timeoutMs = opts.pingTimeoutMs ?? GOAWAY_PING_TIMEOUT_MS;
   const sent = new Promise<void>((resolve) => {
@@ -53,7 +62,9 @@ export function startGracefulGoaway(session: Http2Session, opts: {pingTimeoutMs?
     timer.unref?.();
     session.once('close', onGone);
     try {
-      session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+      const socket = opts.socket;
+      if (socket && socket.writable && !socket.destroyed) socket.write(SHUTDOWN_NOTICE_FRAME);
+      else session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
       // false: too many PINGs outstanding (the client is not acking): the timer decides.
       session.ping((err) => finish(!err));
     } catch {

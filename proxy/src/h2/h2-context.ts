@@ -11,10 +11,11 @@ import type {Config} from '../config.js';
 import type {PlaneContext} from '../plane-context.js';
 import {createLogThrottle} from '../log-throttle.js';
 import type {Logger} from '../log.js';
-import type {Metrics} from '../metrics.js';
+import {CLIENT_TIMEOUT_KINDS, H2_CONNECTION_ERRORS, type ClientTimeoutKind, type H2ConnectionError, type Metrics} from '../metrics.js';
 import {PHASES, type Phase} from '../phase.js';
 import {createH2ProbeMatcher} from '../probe-requests.js';
 import {GRPC_STATUS_CLASSES, type GrpcStatusClass} from './grpc-errors.js';
+import {createStreamTimeoutHandler} from './h2-client-timeouts.js';
 import {armLate, createForwardHandlers, type ForwardHandlers} from './h2-forward.js';
 import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
 import {createLateTimers, lateTickMs, type LateTimers} from './late-timers.js';
@@ -62,6 +63,16 @@ export interface SessionState {
   readonly remoteAddress: string | undefined;
   readonly streams: Set<Exchange>;
   goaway: boolean;
+  /**
+   * The connection's own socket (node gives sessions only a guarding Proxy of it): the first GOAWAY of the drain is
+   * written on it directly (goaway.ts).
+   */
+  readonly rawSocket: Socket | undefined;
+  /** Streams the client opened, and how many of them it reset young (h2-abuse.ts). */
+  opened: number;
+  prematureResets: number;
+  /** Ended for abuse (rapid reset, a flood, a protocol error): counted once. */
+  abusive: boolean;
 }
 
 /** One stream: a request and its response. */
@@ -113,6 +124,10 @@ export interface H2State {
   /** The upstream session pool created here (not the caller's), destroyed with the server. */
   upstream: H2Upstream | undefined;
   agent: Agent | undefined;
+  /** Streams waiting for the next forwarding batch, flat (exchange, headers, remote address) (h2-abuse.ts). */
+  batch: unknown[];
+  /** The socket being handed to node:http2 right now: its session is created synchronously, within the hand-over. */
+  arriving: Socket | undefined;
 }
 
 export interface H2Context extends PlaneContext {
@@ -123,6 +138,8 @@ export interface H2Context extends PlaneContext {
   /** Pre-bound label children: no label objects per stream. */
   readonly streamsByPhase: ReadonlyMap<Phase, {inc(): void}>;
   readonly grpcByClass: ReadonlyMap<GrpcStatusClass, {inc(): void}>;
+  readonly clientTimeouts: ReadonlyMap<ClientTimeoutKind, {inc(): void}>;
+  readonly connectionErrors: ReadonlyMap<H2ConnectionError, {inc(): void}>;
   readonly sessions: Map<ServerHttp2Session, SessionState>;
   readonly server: Http2Server;
   readonly state: H2State;
@@ -132,6 +149,8 @@ export interface H2Context extends PlaneContext {
   h1Agent(): Agent;
   /** A stream's `error` listener (shared by every stream). */
   readonly onStreamError: (this: ServerHttp2Stream, error: Error) => void;
+  /** A stream's `timeout` listener (shared by every stream): the body and send timeouts (h2-client-timeouts.ts). */
+  readonly onStreamTimeout: (this: ServerHttp2Stream) => void;
   /** The listeners of the streams to the app (h2-forward.ts), shared by every stream. */
   readonly forwardHandlers: ForwardHandlers;
   /** Per-stream idle timeouts (upstream, send), armed only for streams that outlive a tick (late-timers.ts). */
@@ -158,6 +177,8 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     resolveClose: undefined,
     upstream: undefined,
     agent: undefined,
+    batch: [],
+    arriving: undefined,
   };
   const ctx: H2Context = {
     config,
@@ -172,6 +193,8 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     onTraffic: deps.onTraffic,
     streamsByPhase: new Map(PHASES.map((p) => [p, metrics.h2Streams.labels(p)])),
     grpcByClass: new Map(GRPC_STATUS_CLASSES.map((c) => [c, metrics.grpcResponses.labels(c)])),
+    clientTimeouts: new Map(CLIENT_TIMEOUT_KINDS.map((k) => [k, metrics.clientTimeouts.labels(k)])),
+    connectionErrors: new Map(H2_CONNECTION_ERRORS.map((r) => [r, metrics.h2ConnectionErrors.labels(r)])),
     sessions: new Map(),
     server,
     state,
@@ -180,8 +203,9 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     onStreamError(error) {
       if (debug) log.debug('h2 stream error', {error});
     },
+    onStreamTimeout: createStreamTimeoutHandler(() => ctx),
     forwardHandlers: createForwardHandlers(() => ctx),
-    late: createLateTimers(lateTickMs(config.upstreamTimeoutMs, config.sendTimeoutMs), now, (olderThan) => armLate(ctx, olderThan)),
+    late: createLateTimers(lateTickMs(config.upstreamTimeoutMs, config.sendTimeoutMs, config.clientBodyTimeoutMs), now, (olderThan) => armLate(ctx, olderThan)),
   };
   return ctx;
 }

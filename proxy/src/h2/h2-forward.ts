@@ -3,13 +3,15 @@
  * (`http://`, not for gRPC). Bodies are piped both ways (flow control follows the slower side); trailers pass both
  * ways; an upstream REFUSED_STREAM is passed on as such (RFC 9113 §8.7).
  */
-import {constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders} from 'node:http2';
+import {constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream} from 'node:http2';
+import type {Writable} from 'node:stream';
 import {request as httpRequest, type IncomingMessage} from 'node:http';
 import {classifyUpstreamError, UPSTREAM_FAILURES} from '../upstream-errors.js';
 import {GRPC_FAILURES} from './grpc-errors.js';
 import type {Exchange, H2Context} from './h2-context.js';
 import {h1RequestHeaders, h1ToH2ResponseHeaders, h2RequestHeaders, h2ResponseHeaders, trailerHeaders} from './h2-headers.js';
-import {armSendTimeout, failLocal, failUpstream, trailerOptions} from './h2-respond.js';
+import {armSendTimeout} from './h2-client-timeouts.js';
+import {failLocal, failUpstream, trailerOptions} from './h2-respond.js';
 
 const {NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM} = constants;
 
@@ -36,7 +38,11 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
   const up = opened.stream as UpStream;
   up[kExchange] = ex;
   ex.cancel = () => {
-    if (!up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
+    if (up.closed || up.destroyed) return;
+    // close() ends the request body first: node flushes that END_STREAM before the RST_STREAM, and the app would
+    // take a cut upload for a complete one. destroy() resets the stream (NO_ERROR) without ending it.
+    if (up.writableEnded) up.close(NGHTTP2_CANCEL);
+    else up.destroy();
   };
   up.on('error', on.error);
   if (requestTrailers) {
@@ -50,7 +56,7 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
       }
     });
   }
-  if (!endStream) stream.pipe(up);
+  if (!endStream) pipeBody(stream, up);
   // Non-gRPC: no byte either way for this long is a timeout (504). gRPC calls carry their own deadline
   // (grpc-timeout), which the app enforces; a long-lived stream is not a timeout.
   if (!ex.grpc && config.upstreamTimeoutMs > 0) {
@@ -245,7 +251,19 @@ export function toH1(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
     res.pipe(stream);
   });
   if (stream.endAfterHeaders) req.end();
-  else stream.pipe(req);
+  else pipeBody(stream, req);
+}
+
+/**
+ * The client's request body to the app, ended only when the client ended it: node ends the readable side of a reset
+ * stream too, and a plain pipe would then send the app END_STREAM (or the last chunk): a cut upload taken for a
+ * complete one.
+ */
+function pipeBody(stream: ServerHttp2Stream, dest: Writable): void {
+  stream.pipe(dest, {end: false});
+  stream.once('end', () => {
+    if (stream.rstCode === NGHTTP2_NO_ERROR && !dest.writableEnded) dest.end();
+  });
 }
 
 /** An HTTP/1.1 app's trailer fields (chunked) as an HTTP/2 trailer block. */

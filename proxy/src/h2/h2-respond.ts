@@ -1,6 +1,6 @@
 /**
  * How lameduck answers or ends a client stream itself: an error it makes (a gRPC status for gRPC, else 502/503/504
- * with a one-line text body), the status at the deadline, trailers, and the send timeout of a stalled reader.
+ * with a one-line text body), the status at the deadline, and trailers.
  */
 import {constants} from 'node:http2';
 import {LameduckError} from '../errors.js';
@@ -15,22 +15,6 @@ const NO_TRAILERS = Object.freeze({waitForTrailers: false});
 const WAIT_TRAILERS = Object.freeze({waitForTrailers: true});
 
 type GrpcFailure = {status: (typeof GRPC_FAILURES)[keyof typeof GRPC_FAILURES]['status']; message: string};
-
-/**
- * Once a plain (non-gRPC) response is under way: a client that stops reading it for LAMEDUCK_SEND_TIMEOUT — HTTP/2
- * flow control then holds the app's stream too — gets its stream reset and the upstream stream cancelled, as an
- * HTTP/1.1 client is cut. Not gRPC: an idle stream (a subscription, a watch) is normal there.
- */
-export function armSendTimeout(ctx: H2Context, ex: Exchange): void {
-  const {config, metrics} = ctx;
-  if (ex.grpc || config.sendTimeoutMs <= 0) return;
-  ex.stream.setTimeout(config.sendTimeoutMs, () => {
-    if (ex.closed) return;
-    metrics.clientTimeouts.inc({kind: 'send'});
-    ex.failed = true;
-    ex.stream.close(NGHTTP2_CANCEL);
-  });
-}
 
 /**
  * Response options for a response that may end with trailers: gRPC always (its status is a trailer), otherwise

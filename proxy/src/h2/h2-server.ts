@@ -30,14 +30,30 @@ import {cutAll, onStream} from './h2-stream.js';
 
 export {createH2UpstreamFor, H2_UPSTREAM_SESSIONS, type H2Server, type H2ServerDeps, type H2Stats} from './h2-context.js';
 
-/** Concurrent streams a client may open on one session (SETTINGS_MAX_CONCURRENT_STREAMS; gRPC clients use ~100). */
+/**
+ * Concurrent streams a client may open on one session (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §5.1.2). node
+ * announces 2^32-1 unless told, i.e. no bound: one connection could hold any number of app streams. Envoy's default
+ * is 100, nginx's `http2_max_concurrent_streams` 128; 256 leaves gRPC clients (100 per channel is common) room.
+ * A client that opens more than announced loses its connection (node treats it as a connection error).
+ */
 export const H2_MAX_CONCURRENT_STREAMS = 256;
+/**
+ * Header fields per request (node's maxHeaderListPairs, default 128 too): past it node refuses the stream with
+ * RST_STREAM(ENHANCE_YOUR_CALM) before it reaches lameduck (RFC 9113 §10.5.1). The size bound is
+ * LAMEDUCK_MAX_HEADER_SIZE, announced as SETTINGS_MAX_HEADER_LIST_SIZE.
+ */
+export const H2_MAX_HEADER_PAIRS = 128;
+/**
+ * Session memory in MB (node's maxSessionMemory, its default): beyond it new streams are refused
+ * (ENHANCE_YOUR_CALM), the bound on what one client's buffered frames and header tables may take.
+ */
+export const H2_MAX_SESSION_MEMORY_MB = 10;
 
 export function createH2Server(deps: H2ServerDeps): H2Server {
   const {config} = deps;
   const server: Http2Server = createServer({
-    maxSessionMemory: 10,
-    maxHeaderListPairs: 128,
+    maxSessionMemory: H2_MAX_SESSION_MEMORY_MB,
+    maxHeaderListPairs: H2_MAX_HEADER_PAIRS,
     settings: {
       maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
       maxHeaderListSize: config.maxHeaderSize,
@@ -53,7 +69,13 @@ export function createH2Server(deps: H2ServerDeps): H2Server {
 
   return {
     handle(socket) {
-      server.emit('connection', socket);
+      // node creates the session (and emits 'session') within this call: onSession takes the raw socket from here.
+      state.arriving = socket;
+      try {
+        server.emit('connection', socket);
+      } finally {
+        state.arriving = undefined;
+      }
     },
     drain: () => startDrain(ctx),
     close: () => startClose(ctx),

@@ -5,6 +5,8 @@
  */
 import {constants, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream} from 'node:http2';
 import {GRPC_FAILURES, grpcStatusClass, isGrpcRequest} from './grpc-errors.js';
+import {clientReset, dispatchSoon} from './h2-abuse.js';
+import {armBodyTimeout} from './h2-client-timeouts.js';
 import type {Exchange, H2Context, SessionState} from './h2-context.js';
 import {toH1, toH2} from './h2-forward.js';
 import {cutDeadline, failLocal} from './h2-respond.js';
@@ -49,12 +51,20 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
   // The HTTP/2 form of `Connection: close`: a session that opens during the drain serves its first stream(s).
   if (st && (state.draining || state.closing) && !st.goaway) goaway(ctx, st);
 
+  // The first stream: from now on the idle bound is the keep-alive timeout (h2-session.ts).
+  if (st && st.opened++ === 0 && ctx.config.headersTimeoutMs > 0) st.session.setTimeout(ctx.config.keepAliveTimeoutMs);
+
   const method = headers[':method'];
   if (method === 'CONNECT') return failLocal(ex, 405, 'CONNECT is not supported', GRPC_FAILURES.other);
-  const remote = st?.remoteAddress;
+  if (!ctx.h2Upstream && ex.grpc) return failLocal(ex, 502, GRPC_FAILURES.h1Upstream.message, GRPC_FAILURES.h1Upstream);
+  // After the whole read is parsed: a stream reset in the same read never reaches the app (h2-abuse.ts).
+  dispatchSoon(ctx, forward, ex, headers, st?.remoteAddress);
+}
+
+function forward(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders, remote: string | undefined): void {
   if (ctx.h2Upstream) toH2(ctx, ex, headers, remote);
-  else if (ex.grpc) failLocal(ex, 502, GRPC_FAILURES.h1Upstream.message, GRPC_FAILURES.h1Upstream);
   else toH1(ctx, ex, headers, remote);
+  armBodyTimeout(ctx, ex);
 }
 
 /** A stream closed: untracked and counted once, by how it ended. */
@@ -80,7 +90,10 @@ function finish(ctx: H2Context, ex: Exchange, st: SessionState | undefined): voi
   } else if (ex.failed) status = ex.status || 502;
   else {
     status = STATUS_CLIENT_CLOSED;
-    if (!state.destroying) metrics.clientAborts.inc();
+    if (!state.destroying) {
+      metrics.clientAborts.inc();
+      if (stream.rstCode !== NGHTTP2_NO_ERROR) clientReset(ctx, ex, st, now());
+    }
   }
   metrics.observeRequest(ex.phase, status, (now() - ex.start) / 1000);
   ctx.streamsByPhase.get(ex.phase)!.inc();

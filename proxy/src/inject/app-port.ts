@@ -13,6 +13,17 @@ import type {Container, ContainerPort, Handler, PodSpec} from './types.js';
 
 export const DEFAULT_TRAFFIC_PORT = 8080;
 
+/** What lameduck speaks to the app: the scheme of LAMEDUCK_UPSTREAM. */
+export type AppProtocol = 'http' | 'h2c';
+
+/**
+ * Port names that say the app speaks HTTP/2 (gRPC included): the `<protocol>[-<suffix>]` convention that Istio's
+ * protocol selection reads from Service port names
+ * (https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/), applied to the container
+ * port, which is the name a Service's targetPort refers to.
+ */
+const H2_PORT_NAME = /^(grpc|grpc-web|h2c|http2)(-|$)/;
+
 export interface AppPort {
   /** The app's port number (LAMEDUCK_UPSTREAM). */
   number: number;
@@ -50,6 +61,18 @@ export function chooseAppPort(app: Container, s: Readonly<InjectSettings>, workl
     throw new InjectError('INJECT_PORT_CLASH', workload, `port ${chosen!.containerPort} of container ${JSON.stringify(app.name)} has hostPort ${chosen!.hostPort}: traffic through the node port would bypass lameduck; remove hostPort or use the library chart and route the host port yourself`);
   }
   return {number: chosen!.containerPort, ...(chosen!.name ? {name: chosen!.name} : {})};
+}
+
+/**
+ * The app's protocol: `lameduck.io/app-protocol` when it is `http` or `h2c`; on `auto`, h2c when the app's port is
+ * named like an HTTP/2 port or the app has a gRPC probe on it (kubelet's `grpc` probe speaks gRPC to that port), else
+ * HTTP/1.1. A wrong guess shows at once: lameduck's upstream errors are counted and the app's probes fail nothing.
+ */
+export function chooseAppProtocol(app: Container, port: AppPort, s: Readonly<InjectSettings>): AppProtocol {
+  if (s.appProtocol !== 'auto') return s.appProtocol;
+  if (port.name !== undefined && H2_PORT_NAME.test(port.name)) return 'h2c';
+  const grpcProbe = [app.startupProbe, app.readinessProbe, app.livenessProbe].some((h) => h?.grpc?.port === port.number);
+  return grpcProbe ? 'h2c' : 'http';
 }
 
 function describe(ports: readonly ContainerPort[]): string {

@@ -55,7 +55,7 @@ function injectOne(o: KubeObject, templatePath: Path, options: EngineOptions): {
   const namespace = o.metadata?.namespace;
   return {
     ops,
-    workload: {id, ...(namespace ? {namespace} : {}), labels: template.metadata?.labels ?? {}, appPort: r.appPort.number, trafficName: r.trafficName},
+    workload: {id, ...(namespace ? {namespace} : {}), labels: template.metadata?.labels ?? {}, appPort: r.appPort.number, appProtocol: r.appProtocol, trafficName: r.trafficName},
     rbac: {...(namespace ? {namespace} : {}), serviceAccount: template.spec?.serviceAccountName || 'default', watchPod: settings.watchPod},
   };
 }
@@ -78,7 +78,7 @@ export function runEngine(objects: readonly KubeObject[], options: EngineOptions
       result.ops[i] = r.ops;
       workloads.push(r.workload);
       subjects.push(r.rbac);
-      result.notes.push(`${r.workload.id}: ${r.ops.length === 0 ? 'already injected' : `injected (app port ${r.workload.appPort}, Services reach lameduck by port name ${r.workload.trafficName})`}`);
+      result.notes.push(`${r.workload.id}: ${r.ops.length === 0 ? 'already injected' : `injected (app port ${r.workload.appPort} over ${r.workload.appProtocol === 'h2c' ? 'HTTP/2 (h2c)' : 'HTTP/1.1'}, Services reach lameduck by port name ${r.workload.trafficName})`}`);
     } catch (err) {
       if (!(err instanceof InjectError)) throw err;
       result.errors.push(err);

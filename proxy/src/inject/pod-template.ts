@@ -5,7 +5,7 @@
  * Re-injection: a template marked `lameduck.io/injected` has what the last injection added taken out first (strip.ts),
  * then is injected again. So injecting twice changes nothing, and a newer lameduck replaces an older one cleanly.
  */
-import {chooseAppPort, chooseTrafficPort, releasePortName, type AppPort} from './app-port.js';
+import {chooseAppPort, chooseAppProtocol, chooseTrafficPort, releasePortName, type AppPort, type AppProtocol} from './app-port.js';
 import {InjectError} from './errors.js';
 import {drainGraceSeconds} from './grace.js';
 import {AUTOMOUNT_OFF_ANNOTATION, INJECTED_ANNOTATION, type InjectSettings} from './settings.js';
@@ -17,6 +17,8 @@ export interface Injected {
   template: PodTemplate;
   /** The app's port lameduck took over (its number, and its former name if it had one). */
   appPort: AppPort;
+  /** How lameduck speaks to the app (the scheme of LAMEDUCK_UPSTREAM). */
+  appProtocol: AppProtocol;
   /** The name of lameduck's traffic port: what a Service's targetPort must say. */
   trafficName: string;
   trafficPort: number;
@@ -104,7 +106,8 @@ export function injectPodTemplate(input: PodTemplate, s: Readonly<InjectSettings
   const automountOff = !s.automountForApp && spec.automountServiceAccountToken === undefined;
   if (automountOff) spec.automountServiceAccountToken = false;
   const projectToken = s.projectToken === 'always' || (s.projectToken === 'auto' && spec.automountServiceAccountToken === false);
-  const sidecar = sidecarContainer(s, {trafficPort, trafficName, appPort: appPort.number, projectToken});
+  const appProtocol = chooseAppProtocol(app, appPort, s);
+  const sidecar = sidecarContainer(s, {trafficPort, trafficName, appPort: appPort.number, appProtocol, projectToken});
   if (s.mode === 'native') {
     spec.initContainers = [...(spec.initContainers ?? []), sidecar];
     spec.containers = nextContainers;
@@ -124,5 +127,5 @@ export function injectPodTemplate(input: PodTemplate, s: Readonly<InjectSettings
     [INJECTED_ANNOTATION]: version,
     ...(automountOff ? {[AUTOMOUNT_OFF_ANNOTATION]: 'true'} : {}),
   };
-  return {template, appPort, trafficName, trafficPort};
+  return {template, appPort, appProtocol, trafficName, trafficPort};
 }

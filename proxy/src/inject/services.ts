@@ -12,6 +12,8 @@ export interface InjectedWorkload {
   /** The pod template's labels: what a Service's selector matches. */
   labels: Record<string, string>;
   appPort: number;
+  /** The scheme lameduck forwards to the app with. */
+  appProtocol: 'http' | 'h2c';
   trafficName: string;
 }
 

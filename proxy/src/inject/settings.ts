@@ -16,6 +16,8 @@ export const INJECTED_ANNOTATION = 'lameduck.io/injected';
 export const AUTOMOUNT_OFF_ANNOTATION = 'lameduck.io/automount-off';
 
 export type Mode = 'native' | 'classic';
+/** How lameduck speaks to the app (chart value appProtocol); `auto` decides from the app's port (app-port.ts). */
+export type AppProtocolSetting = 'auto' | 'http' | 'h2c';
 export type AppPrestop = 'refuse' | 'keep' | 'replace';
 
 /** The per-release /prestop token (chart value prestopToken): the sidecar reads it from a Secret. */
@@ -38,6 +40,7 @@ export interface InjectSettings {
   appContainer: string;
   /** The app's port by number or name; '' = the only port, else the one named `http`. */
   port: string;
+  appProtocol: AppProtocolSetting;
   /** lameduck's traffic port number; 0 = 8080, or the next free port from there. */
   trafficPort: number;
   /** Name of lameduck's traffic port when the app's port has none to take over. */
@@ -76,6 +79,7 @@ export const DEFAULT_SETTINGS: Readonly<InjectSettings> = Object.freeze({
   containerName: 'lameduck',
   appContainer: '',
   port: '',
+  appProtocol: 'auto',
   trafficPort: 0,
   trafficName: 'traffic',
   adminPort: 9901,
@@ -122,7 +126,7 @@ const list = (key: 'quietIgnorePaths' | 'ignoreServices'): Parser => (s, v) => {
   s[key] = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
   return undefined;
 };
-const oneOf = <K extends 'mode' | 'appPrestop' | 'logLevel' | 'projectToken' | 'environment'>(key: K, allowed: readonly string[]): Parser => (s, v) => {
+const oneOf = <K extends 'mode' | 'appPrestop' | 'logLevel' | 'projectToken' | 'environment' | 'appProtocol'>(key: K, allowed: readonly string[]): Parser => (s, v) => {
   if (!allowed.includes(v)) return `must be one of ${allowed.join(', ')}`;
   (s as unknown as Record<string, string>)[key] = v;
   return undefined;
@@ -149,6 +153,7 @@ export const SETTING_PARSERS: Readonly<Record<string, Parser>> = Object.freeze({
   'container-name': text('containerName'),
   container: text('appContainer'),
   port: text('port'),
+  'app-protocol': oneOf('appProtocol', ['auto', 'http', 'h2c']),
   'traffic-port': port('trafficPort'),
   'admin-port': port('adminPort'),
   'app-prestop': oneOf('appPrestop', ['refuse', 'keep', 'replace']),

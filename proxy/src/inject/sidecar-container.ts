@@ -4,14 +4,16 @@
  * A test renders the chart with a real helm and compares.
  */
 import {settleOf, type InjectSettings} from './settings.js';
+import type {AppProtocol} from './app-port.js';
 import type {Container, EnvVar} from './types.js';
 
 export interface SidecarPlacement {
   /** The port lameduck listens on, and its name (the app port's name it took over, or `trafficName`). */
   trafficPort: number;
   trafficName: string;
-  /** The app's port: lameduck forwards to http://127.0.0.1:<appPort>. */
+  /** The app's port: lameduck forwards to <appProtocol>://127.0.0.1:<appPort>. */
   appPort: number;
+  appProtocol: AppProtocol;
   /** Mount a projected API token (the pod does not automount one). */
   projectToken: boolean;
 }
@@ -34,7 +36,7 @@ function sidecarEnv(s: Readonly<InjectSettings>, p: SidecarPlacement): EnvVar[] 
     {name: 'LAMEDUCK_MODE', value: s.mode},
     {name: 'LAMEDUCK_LISTEN', value: `:${p.trafficPort}`},
     {name: 'LAMEDUCK_ADMIN_LISTEN', value: `:${s.adminPort}`},
-    {name: 'LAMEDUCK_UPSTREAM', value: `http://127.0.0.1:${p.appPort}`},
+    {name: 'LAMEDUCK_UPSTREAM', value: `${p.appProtocol}://127.0.0.1:${p.appPort}`},
     {name: 'LAMEDUCK_SETTLE', value: settleOf(s)},
     {name: 'LAMEDUCK_QUIET', value: s.quiet},
   ];

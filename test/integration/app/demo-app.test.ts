@@ -1,60 +1,17 @@
 import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
-import {spawn, type ChildProcess} from 'node:child_process';
 import {createHash, randomBytes} from 'node:crypto';
-import {existsSync} from 'node:fs';
 import {request, type IncomingMessage} from 'node:http';
 import {connect} from 'node:net';
-import {fileURLToPath} from 'node:url';
 import {WebSocket} from 'ws';
 import {classifyError} from '../../../sim/load.js';
+import {assertDemoAppBuilt, startDemoApp, killDemoApps, type DemoAppProcess} from '../../support/demo-app-process.js';
 
 // The demo-app as a real child process, built by `npm run build` (npm test's pretest): its endpoints, and the two
 // legacy behaviours of docs/design.md that lameduck exists for — kind (a) dies at once on SIGTERM, dropping what is in
 // flight; kind (b) (IGNORE_SIGTERM=1) ignores SIGTERM and only SIGKILL ends it.
 
-const MAIN = fileURLToPath(new URL('../../../dist/demo-app/src/main.js', import.meta.url));
-
-interface App {
-  child: ChildProcess;
-  port: number;
-  stdout: string[];
-  exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>;
-}
-
-const children = new Set<ChildProcess>();
-
-function startApp(env: Record<string, string> = {}): Promise<App> {
-  const {NODE_OPTIONS: _ignored, ...parentEnv} = process.env;
-  const child = spawn(process.execPath, [MAIN], {
-    env: {...parentEnv, PORT: '0', HOST: '127.0.0.1', POD_NAME: 'demo-test-pod', ...env},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({code, signal});
-    }),
-  );
-  const stdout: string[] = [];
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        stdout.push(line);
-        const parsed = JSON.parse(line) as {msg: string; port?: number};
-        if (parsed.msg === 'listening') resolve({child, port: parsed.port!, stdout, exited});
-      }
-    });
-    void exited.then(({code, signal}) => reject(new Error(`demo-app exited (${code ?? signal}) before listening: ${stderr}`)));
-  });
-}
+const startApp = startDemoApp;
+type App = DemoAppProcess;
 
 interface Reply {
   status: number;
@@ -78,19 +35,9 @@ function get(port: number, path: string, opts: {method?: string; body?: Buffer; 
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run \`npm run build\` first (npm test does it in pretest)`);
-});
+beforeAll(assertDemoAppBuilt);
 
-async function killAll(): Promise<void> {
-  await Promise.all(
-    [...children].map((c) => {
-      const gone = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      return gone;
-    }),
-  );
-}
+const killAll = killDemoApps;
 
 afterAll(killAll);
 

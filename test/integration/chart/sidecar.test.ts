@@ -170,6 +170,15 @@ describe('custom ports and resources', () => {
     await expect(render({app: {port: 9901}, lameduck: {appPort: 3000}})).rejects.toThrow(/container "app" already uses port 9901/);
     await expect(render({lameduck: {ports: {trafficName: 'app'}}})).rejects.toThrow(/container "app" already has a port named "app"/);
   });
+
+  it('appProtocol h2c points lameduck at a gRPC/HTTP/2 app with prior knowledge, which the proxy accepts', async () => {
+    const {pod} = await render({lameduck: {appPort: 50051, appProtocol: 'h2c'}});
+    const sidecar = all(pod).find((c) => c.name === 'lameduck')!;
+    expect(env(sidecar, 'LAMEDUCK_UPSTREAM').value).toBe('h2c://127.0.0.1:50051');
+    const config = parseConfig({LAMEDUCK_UPSTREAM: env(sidecar, 'LAMEDUCK_UPSTREAM').value!});
+    expect(config.upstreamProtocol).toBe('h2c');
+    expect(config.upstream.port).toBe('50051');
+  });
 });
 
 describe('the Service', () => {

@@ -20,6 +20,7 @@ const INVALID: [string, object, RegExp][] = [
   ['a port out of range', {lameduck: {ports: {traffic: 70000}}}, /lameduck:\n- at '\/ports\/traffic': maximum: got 70,000, want 65,535/],
   ['a port name longer than 15 characters', {lameduck: {ports: {adminName: 'lameduck-admin-port'}}}, /at '\/ports\/adminName': maxLength: got 19, want 15/],
   ['a numeric port name', {lameduck: {ports: {trafficName: '8080'}}}, /at '\/ports\/trafficName': 'not' failed/],
+  ['gRPC named as an app protocol (HTTP/2 is what lameduck speaks)', {lameduck: {appProtocol: 'grpc'}}, /at '\/appProtocol': value must be one of 'http', 'h2c'/],
   ['a misspelt key', {lameduck: {watchpod: true}}, /lameduck:\n- at '': additional properties 'watchpod' not allowed/],
   ['a misspelt nested key', {lameduck: {image: {repo: 'x'}}}, /at '\/image': additional properties 'repo' not allowed/],
   ['a string for a boolean', {lameduck: {watchPod: 'yes'}}, /at '\/watchPod': got string, want boolean/],

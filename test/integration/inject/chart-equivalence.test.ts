@@ -92,4 +92,15 @@ describe('library chart and injector: the same pod spec', () => {
     expect(podSpecOf(injected)).toEqual(podSpecOf(rendered));
     await validateObject(injected);
   });
+
+  it('a gRPC app: appProtocol h2c in the chart, a port named grpc for the injector', async () => {
+    const app = {name: 'greeter', image: 'greeter:1', ports: [{name: 'grpc', containerPort: 50051}], readinessProbe: {grpc: {port: 50051}}};
+    const takenOver = {containers: [{...app, ports: [{containerPort: 50051}]}]};
+    const rendered = await chart(takenOver, {appPort: 50051, appProtocol: 'h2c', ports: {trafficName: 'grpc'}});
+    const injected = engine({containers: [app]}, {}, {prestopToken: tokenOf(rendered)});
+    expect(podSpecOf(injected)).toEqual(podSpecOf(rendered));
+    const sidecar = podSpecOf(injected).initContainers!.find((c) => c.name === 'lameduck')!;
+    expect(sidecar.env!.find((e) => e.name === 'LAMEDUCK_UPSTREAM')!.value).toBe('h2c://127.0.0.1:50051');
+    await validateObject(injected);
+  });
 });

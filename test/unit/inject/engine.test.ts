@@ -193,6 +193,42 @@ describe('taking over the app port', () => {
   });
 });
 
+describe('the protocol lameduck speaks to the app', () => {
+  const upstream = (text: string): string | undefined =>
+    sidecar(podSpec(objects(inject(text))[0]!))!.env!.find((e) => e.name === 'LAMEDUCK_UPSTREAM')?.value;
+  const app = (ports: object[], extra: object = {}) => ({name: 'app', image: 'a', ports, ...extra});
+
+  it('HTTP/1.1 unless the app port says HTTP/2: a grpc/h2c/http2 port name or a gRPC probe on it', () => {
+    expect(upstream(deployment({annotations: OPT_IN}))).toBe('http://127.0.0.1:3000');
+    for (const name of ['grpc', 'grpc-api', 'h2c', 'http2', 'http2-public']) {
+      expect(upstream(deployment({annotations: OPT_IN, container: app([{name, containerPort: 50051}])}))).toBe('h2c://127.0.0.1:50051');
+    }
+    // Names that merely contain the letters are not a protocol prefix.
+    expect(upstream(deployment({annotations: OPT_IN, container: app([{name: 'grpcx', containerPort: 50051}])}))).toBe('http://127.0.0.1:50051');
+    const probed = app([{containerPort: 50051}], {readinessProbe: {grpc: {port: 50051}}});
+    expect(upstream(deployment({annotations: OPT_IN, container: probed}))).toBe('h2c://127.0.0.1:50051');
+    // A gRPC probe on another port (a separate health server) says nothing about the traffic port.
+    const elsewhere = app([{name: 'http', containerPort: 3000}], {livenessProbe: {grpc: {port: 9090}}});
+    expect(upstream(deployment({annotations: OPT_IN, container: elsewhere}))).toBe('http://127.0.0.1:3000');
+  });
+
+  it('lameduck.io/app-protocol decides over the guess, and a bad value is refused naming the annotation', () => {
+    const grpc = app([{name: 'grpc', containerPort: 50051}]);
+    expect(upstream(deployment({annotations: {...OPT_IN, 'lameduck.io/app-protocol': 'http'}, container: grpc}))).toBe('http://127.0.0.1:50051');
+    expect(upstream(deployment({annotations: {...OPT_IN, 'lameduck.io/app-protocol': 'h2c'}}))).toBe('h2c://127.0.0.1:3000');
+    const e = refusal(deployment({annotations: {...OPT_IN, 'lameduck.io/app-protocol': 'grpc'}}));
+    expect(e.code).toBe('INJECT_BAD_ANNOTATION');
+    expect(e.message).toContain('lameduck.io/app-protocol');
+    expect(e.message).toContain('auto, http, h2c');
+  });
+
+  it('re-injection keeps an h2c app on h2c (the port name is lameduck\'s by then)', () => {
+    const once = inject(deployment({annotations: OPT_IN, container: app([{name: 'grpc', containerPort: 50051}])}));
+    expect(inject(once)).toBe(once);
+    expect(sidecar(podSpec(objects(once)[0]!))!.env!.find((e) => e.name === 'LAMEDUCK_UPSTREAM')?.value).toBe('h2c://127.0.0.1:50051');
+  });
+});
+
 describe('the drain wiring', () => {
   it('Downward API identity, grace period raised when shorter than the drain needs, kept when longer', () => {
     const short = podSpec(objects(inject(deployment({annotations: OPT_IN, grace: 10})))[0]!);

@@ -214,7 +214,7 @@ describe('summarize', () => {
     expect(report.total).toBe(102);
     expect(report.ok).toBe(101);
     expect(report.failed).toBe(1);
-    expect(report.byOutcome).toEqual({ok: 101, refused: 0, reset: 1, '5xx': 0, '4xx': 0, timeout: 0, error: 0});
+    expect(report.byOutcome).toEqual({ok: 101, refused: 0, reset: 1, '5xx': 0, '4xx': 0, timeout: 0, unavailable: 0, error: 0});
     expect(report.p50).toBe(50);
     expect(report.p99).toBe(99);
     expect(summarize([]).p50).toBeNaN();
