@@ -15,7 +15,7 @@ import {findRepoRoot} from '../sim/cluster/images.js';
 import {DEFAULT_LAGS, SCENARIOS, isScenarioName, type Lags, type ScenarioName} from '../sim/cluster/scenarios.js';
 import {readChartPresets} from '../sim/cluster/chart-presets.js';
 import {describeLag} from '../sim/cluster/propagation-lag.js';
-import {runScenario, type Progress, type ScenarioResult} from '../sim/cluster/scenario-runner.js';
+import {longLivedSettleMs, runScenario, type Progress, type ScenarioResult} from '../sim/cluster/scenario-runner.js';
 import type {Lag} from '../sim/kube/reconcile-queue.js';
 import {cliArgs} from './cli-args.js';
 import {renderTimelineSvg, type TimelinePanel} from './timeline-svg.js';
@@ -308,7 +308,9 @@ async function main(): Promise<number> {
   process.stderr.write(
     `lameduck showdown: ${o.replicas} replicas on ${o.nodes} nodes, ${o.rps} rps, ${o.rollouts} rolling update(s) per scenario (maxSurge 1, maxUnavailable 0)\n` +
       `lags: EndpointSlice controller ${describeLag(o.lags.controller)}, kube-proxy per node ${describeLag(o.lags.loadBalancer)}, ingress ${describeLag(o.lags.ingress)}, ` +
-      `CoreDNS ${describeLag(o.lags.dns)} + 30s TTL; lameduck as the chart sets it (environment ${chart.environment}): settle ${sec(chart.settleMs)}, quiet ${sec(chart.quietMs)}\n\n`,
+      `CoreDNS ${describeLag(o.lags.dns)} + 30s TTL; lameduck as the chart sets it (environment ${chart.environment}): settle ${sec(chart.settleMs)}, quiet ${sec(chart.quietMs)}` +
+      (o.scenarios.some((s) => s.startsWith('grpc-lameduck')) ? `; gRPC: settle ${sec(Math.max(chart.settleMs, longLivedSettleMs(o.lags.loadBalancer)))} (long-lived clients, docs/http2.md)` : '') +
+      '\n\n',
   );
   const t0 = Date.now();
   const results = await runShowdown(o, {stderr: process.stderr, signal: abort.signal});

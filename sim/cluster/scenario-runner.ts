@@ -160,6 +160,11 @@ export const DEFAULT_PARAMS: ScenarioParams = {
   probePeriodSeconds: 1,
 };
 
+/** The settle that covers a kube-proxy lag distribution's slowest sync, in whole seconds as a chart value would be. */
+export function longLivedSettleMs(lag: Lags['loadBalancer']): number {
+  return Math.ceil(maxLag(lag) / 1000) * 1000;
+}
+
 /** terminationGracePeriodSeconds of the kind (b) scenarios (unless given). */
 export const LEGACY_GRACE_SECONDS = 15;
 
@@ -197,6 +202,12 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     params.settleMs ||= chart.settleMs;
     params.quietMs ||= chart.quietMs;
     params.fallbackDelayMs ||= chart.fallbackDelayMs;
+  }
+  // gRPC clients hold their channels open, so a kube-proxy that still routes to the pod sends it no new connection
+  // the quiet detector could see: settle alone must cover the slowest sync. The gRPC lameduck scenarios are set up
+  // as docs/http2.md ("Settle for long-lived clients") tells gRPC deployments to be, unless a settle was given.
+  if (opts.scenario.startsWith('grpc-lameduck') && !opts.params?.settleMs) {
+    params.settleMs = Math.max(params.settleMs, longLivedSettleMs(lags.loadBalancer));
   }
   if (opts.scenario === 'custom' && !opts.definition) throw new RangeError("scenario 'custom' needs a definition");
   const def: ScenarioDefinition = opts.definition ?? defineScenario(opts.scenario as ScenarioName, params);

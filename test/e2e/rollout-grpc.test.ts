@@ -7,8 +7,9 @@
 import {describe, it, expect} from '@jest/globals';
 import {runScenario} from '../../sim/cluster/scenario-runner.js';
 
-// kube-proxy's lag stays under lameduck's settle (2 s, the chart's default): with long-lived channels only settle
-// covers it — quiet sees no traffic from a lagging node whose clients do not re-dial (docs/demo.md, "gRPC").
+// A short kube-proxy lag keeps the test short; the gRPC lameduck scenarios set settle to its slowest sync (here the
+// chart's 2 s already does): with long-lived channels only settle covers it — quiet sees no traffic from a lagging
+// node whose clients do not re-dial (docs/http2.md, "Settle for long-lived clients").
 const LAGS = {controller: {minMs: 500, maxMs: 2000}, loadBalancer: {minMs: 300, maxMs: 1500}};
 
 describe('rolling update of a gRPC app', () => {
