@@ -7,6 +7,7 @@ import {httpGet} from '../http.js';
 import WebSocket from 'ws';
 import {runDrainScenario} from './drain-scenario.js';
 import type {Verdict} from './verdict.js';
+import {within} from '../cluster/wait.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const LOAD = {rps: 40, keepAliveFraction: 0.5};
@@ -132,7 +133,7 @@ export const webSocketsAtTrigger = (): Promise<Verdict> => {
     metric: {name: 'lameduck_cut_total', labels: {kind: 'upgrade'}, min: 5},
     check: async (w) => {
       const deadlineMs = 3_000;
-      await Promise.race([Promise.all(sockets.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : new Promise((r) => ws.once('close', r))))), sleep(3_000)]);
+      await within(Promise.all(sockets.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : new Promise((r) => ws.once('close', r))))), 3_000, undefined);
       clearInterval(pinger);
       for (const ws of sockets) ws.terminate();
       const failures: string[] = [];

@@ -6,6 +6,7 @@
 import {NAMESPACE, SUBJECT, startWorld, type World, type WorldOptions} from './world.js';
 import {sampleSum} from './prom-text.js';
 import {judge, type Verdict} from './verdict.js';
+import {within} from '../cluster/wait.js';
 
 export interface LogExpectation {
   /** Shown in the table. */
@@ -101,7 +102,7 @@ export async function runDrainScenario(spec: DrainScenarioSpec): Promise<Verdict
     const report = await w.load?.stop();
     // native: kubelet signals the sidecar after the app exited; classic: the SIGTERM was the trigger.
     if (mode === 'native') w.ld.kill('SIGTERM');
-    const exit = await Promise.race([w.ld.exited, sleep(5_000).then(() => undefined)]);
+    const exit = await within(w.ld.exited, 5_000, undefined);
     if (!exit) failures.push('lameduck did not exit within 5 s of its SIGTERM');
     else if (exit.code !== 0) failures.push(`exit code ${exit.code} signal ${exit.signal}`);
     if (mode === 'classic' && exit) overrunMs = Math.max(overrunMs, exit.at - triggerAt - deadlineMs);

@@ -10,6 +10,7 @@ import {startApiServer} from '../kube/apiserver.js';
 import {makePod, makeService} from '../kube/fixtures.js';
 import {startDemoApp, startLameduck, type Child, type Lameduck} from '../processes.js';
 import {judge, type Verdict} from './verdict.js';
+import {within} from '../cluster/wait.js';
 
 const NS = 'fleet';
 
@@ -68,7 +69,7 @@ export async function stampede(pods = 50, deadlineMs = 20_000): Promise<Verdict>
     for (let i = 0; i < pods; i++) api.store.deletePod(NS, `old-${i}`, {gracePeriodSeconds: 30});
     const triggerAt = Date.now();
     for (const ld of lds) ld.kill('SIGTERM');
-    const exits = await Promise.all(lds.map((ld) => Promise.race([ld.exited, new Promise<undefined>((r) => setTimeout(r, deadlineMs + 10_000))])));
+    const exits = await Promise.all(lds.map((ld) => within(ld.exited, deadlineMs + 10_000, undefined)));
     const failures: string[] = [];
     const kinds = new Map<string, number>();
     for (const [i, ld] of lds.entries()) {

@@ -8,6 +8,7 @@ import {startLoad} from '../load.js';
 import {startChild, startDemoApp, startLameduck, LAMEDUCK_MAIN, type Child} from '../processes.js';
 import {sampleSum} from './prom-text.js';
 import {judge, type Verdict} from './verdict.js';
+import {within} from '../cluster/wait.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -90,7 +91,7 @@ export async function sigtermDuringStartup(): Promise<Verdict> {
   await sleep(30);
   const earlyAt = Date.now();
   early.kill('SIGTERM');
-  const earlyExit = await Promise.race([early.exited, sleep(5_000).then(() => undefined)]);
+  const earlyExit = await within(early.exited, 5_000, undefined);
   if (!earlyExit) failures.push('SIGTERM at spawn: still running after 5 s');
   await kill(early);
   // (b) SIGTERM right at `listening`, app not up, /readyz 503: the drain runs over what is listening, then exits 0.
@@ -99,7 +100,7 @@ export async function sigtermDuringStartup(): Promise<Verdict> {
     await c.waitForLog((l) => l.msg === 'listening', 15_000);
     const triggerAt = Date.now();
     c.kill('SIGTERM');
-    const exit = await Promise.race([c.exited, sleep(10_000).then(() => undefined)]);
+    const exit = await within(c.exited, 10_000, undefined);
     if (!exit) failures.push('SIGTERM at listening: no exit within 10 s');
     else if (exit.code !== 0) failures.push(`SIGTERM at listening: exit ${exit.code} ${exit.signal}`);
     return judge(

@@ -1,6 +1,7 @@
 import {afterAll, describe, expect, it} from '@jest/globals';
 import {startLameduck, startDemoApp, killAll} from '../../../sim/processes.js';
 import {httpGet} from '../../../sim/http.js';
+import {within} from '../../../sim/cluster/wait.js';
 
 afterAll(killAll);
 
@@ -27,7 +28,7 @@ describe('native fallback drain of a pod not known to be terminating', () => {
     const answeredAt = Date.now();
     expect(res.status).toBe(200);
     expect(res.body).toContain('fallback');
-    const exit = await Promise.race([ld.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 8_000))]);
+    const exit = await within(ld.exited, 8_000, 'hung' as const);
     expect(exit).not.toBe('hung');
     expect(exit !== 'hung' && exit.code).toBe(0);
     expect(exit !== 'hung' && exit.at - answeredAt).toBeGreaterThanOrEqual(900); // it did wait for a SIGTERM first

@@ -5,8 +5,9 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import {sleep, useCleanups, waitFor, type Proxy} from '../../support/forwarder-harness.js';
+import {useCleanups, waitFor, type Proxy} from '../../support/forwarder-harness.js';
 import {echoClient, HealthClientCtor, startGrpcApp, unary, type EchoClient, type EchoMessage, type GrpcApp} from '../../support/h2-harness.js';
+import {within} from '../../../sim/cluster/wait.js';
 
 const cleanups = useCleanups();
 let app: GrpcApp;
@@ -85,7 +86,7 @@ describe('gRPC through lameduck', () => {
     call.on('error', () => undefined);
     await new Promise<void>((resolve) => call.once('data', () => resolve()));
     call.cancel();
-    const cancelled = await Promise.race([app.calls[before]!.cancelled, sleep(5_000).then(() => 'timeout')]);
+    const cancelled = await within(app.calls[before]!.cancelled, 5_000, 'timeout');
     expect(cancelled).toBe(true);
   });
 
@@ -94,7 +95,7 @@ describe('gRPC through lameduck', () => {
     const r = await unary(client, {delayMs: 3_000}, {deadlineMs: 300});
     expect(r.err?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     // grpc-timeout reached the app (grpc-js sends it; the app's call carries the deadline).
-    const cancelled = await Promise.race([app.calls[before]!.cancelled, sleep(5_000).then(() => 'timeout')]);
+    const cancelled = await within(app.calls[before]!.cancelled, 5_000, 'timeout');
     expect(cancelled).toBe(true);
   });
 

@@ -10,6 +10,7 @@ import {connect as tcpConnect} from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import {sleep, useCleanups, waitFor} from '../../support/forwarder-harness.js';
 import {closeSession, echoClient, h2Connect, h2Request, startGrpcApp, startH2App, type EchoMessage} from '../../support/h2-harness.js';
+import {within} from '../../../sim/cluster/wait.js';
 
 const cleanups = useCleanups();
 
@@ -125,7 +126,7 @@ describe('HTTP/2 drain', () => {
     await sleep(300);
     expect(closed).toBe(false);
     expect((await pending).status).toBe(200);
-    await Promise.race([closing, sleep(5_000)]);
+    await within(closing, 5_000, undefined);
     expect(closed).toBe(true);
     expect(proxy.forwarder.stats().openConnections).toBe(0);
   });
@@ -154,14 +155,14 @@ describe('HTTP/2 drain', () => {
     void proxy.forwarder.close();
     const cut = proxy.forwarder.destroy();
     expect(cut.requests).toBe(1);
-    const st = await Promise.race([status, sleep(5_000).then(() => undefined)]);
+    const st = await within(status, 5_000, undefined);
     expect(st?.code).toBe(grpc.status.UNAVAILABLE);
     expect(st?.details).toMatch(/drain deadline/);
     expect(await proxy.metric('lameduck_cut_total', {kind: 'request'})).toBe(1);
     expect(await proxy.metric('lameduck_grpc_responses_total', {grpc_status: 'unavailable'})).toBe(1);
     expect(proxy.forwarder.stats().h2.cut).toBe(1);
     // The app's stream was cancelled too.
-    expect(await Promise.race([grpcApp.calls[0]!.cancelled, sleep(5_000).then(() => 'timeout')])).toBe(true);
+    expect(await within(grpcApp.calls[0]!.cancelled, 5_000, 'timeout')).toBe(true);
 
     plainProxy.forwarder.destroy();
     const err = await plain;

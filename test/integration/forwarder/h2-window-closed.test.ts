@@ -6,9 +6,10 @@
  */
 import {describe, expect, it} from '@jest/globals';
 import {constants} from 'node:http2';
-import {sleep, useCleanups} from '../../support/forwarder-harness.js';
+import {useCleanups} from '../../support/forwarder-harness.js';
 import {startH2App} from '../../support/h2-harness.js';
 import {ERROR_CODE, FRAME, getHeaders, rawH2, settings} from '../../support/h2-raw.js';
+import {within} from '../../../sim/cluster/wait.js';
 
 const cleanups = useCleanups();
 const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
@@ -29,7 +30,7 @@ describe('HTTP/2 client with a closed window', () => {
     expect(frames.some((f) => f.type === FRAME.HEADERS && f.streamId === 1)).toBe(true);
     expect(frames.some((f) => f.type === FRAME.DATA && f.streamId === 1 && f.payload.length > 0)).toBe(false);
     expect(frames.find((f) => f.type === FRAME.RST_STREAM && f.streamId === 1)!.payload.readUInt32BE(0)).toBe(ERROR_CODE.CANCEL);
-    expect(await Promise.race([app.seen[0]!.closed, sleep(10_000).then(() => -1)])).toBe(constants.NGHTTP2_CANCEL);
+    expect(await within(app.seen[0]!.closed, 10_000, -1)).toBe(constants.NGHTTP2_CANCEL);
     expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'send'})).toBe(1);
     expect(proxy.logs.some((l) => l.msg === 'client stopped reading the response' && l.protocol === 'h2c')).toBe(true);
   });

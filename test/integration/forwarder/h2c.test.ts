@@ -8,6 +8,7 @@ import {constants, type ClientHttp2Session} from 'node:http2';
 import {createHash, randomBytes} from 'node:crypto';
 import {fetchBuffer, HOST, sleep, startUpstream, useCleanups, waitFor} from '../../support/forwarder-harness.js';
 import {closeSession, h2Connect, h2Request, startH2App} from '../../support/h2-harness.js';
+import {within} from '../../../sim/cluster/wait.js';
 
 const cleanups = useCleanups();
 
@@ -88,7 +89,7 @@ describe('h2c client -> h2c app', () => {
     req.on('error', () => undefined);
     await new Promise<void>((resolve) => req.once('data', () => resolve()));
     req.close(constants.NGHTTP2_CANCEL);
-    const code = await Promise.race([app.seen[0]!.closed, sleep(5_000).then(() => -1)]);
+    const code = await within(app.seen[0]!.closed, 5_000, -1);
     expect(code).toBe(constants.NGHTTP2_CANCEL);
     expect(await waitFor(() => proxy.forwarder.stats().inFlight === 0)).toBe(true);
     expect(await proxy.metric('lameduck_client_aborts_total')).toBe(1);
@@ -145,9 +146,9 @@ describe('h2c client -> h2c app', () => {
     const req = s.request({':path': '/never-read'});
     req.on('error', () => undefined);
     req.pause();
-    const code = await Promise.race([new Promise<number>((resolve) => req.once('close', () => resolve(req.rstCode ?? -1))), sleep(10_000).then(() => -2)]);
+    const code = await within(new Promise<number>((resolve) => req.once('close', () => resolve(req.rstCode ?? -1))), 10_000, -2);
     expect(code).toBe(constants.NGHTTP2_CANCEL);
-    expect(await Promise.race([app.seen[0]!.closed, sleep(5_000).then(() => -1)])).toBe(constants.NGHTTP2_CANCEL);
+    expect(await within(app.seen[0]!.closed, 5_000, -1)).toBe(constants.NGHTTP2_CANCEL);
     expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'send'})).toBe(1);
   });
 
@@ -161,7 +162,7 @@ describe('h2c client -> h2c app', () => {
     // Never before the bound (the timer is armed late, never early); the upper side is left to the deadline above.
     expect(performance.now() - started).toBeGreaterThanOrEqual(390);
     expect(res.status).toBe(504);
-    expect(await Promise.race([app.seen[0]!.closed, sleep(5_000).then(() => -1)])).toBe(constants.NGHTTP2_CANCEL);
+    expect(await within(app.seen[0]!.closed, 5_000, -1)).toBe(constants.NGHTTP2_CANCEL);
     expect(await proxy.metric('lameduck_upstream_errors_total', {reason: 'timeout'})).toBe(1);
   });
 
