@@ -87,12 +87,15 @@ export async function startCountingH2App(delayMs: (headers: IncomingHttpHeaders)
     total++;
     open++;
     peak = Math.max(peak, open);
-    stream.once('close', () => open--);
-    setTimeout(() => {
+    const answer = setTimeout(() => {
       if (stream.destroyed || stream.closed) return;
       stream.respond({':status': 200});
       stream.end('ok');
     }, delayMs(headers));
+    stream.once('close', () => {
+      open--;
+      clearTimeout(answer);
+    });
   });
   return {app, counts: () => ({total, peak})};
 }
@@ -258,8 +261,10 @@ export async function startGrpcApp(): Promise<GrpcApp> {
         if (req.fail) cb({code: req.fail, details: `failed as asked (${req.fail})`, metadata: trailer()});
         else cb(null, {text: req.text, size: req.size ? 'x'.repeat(req.size).length : undefined}, trailer());
       };
-      if (req.delayMs) setTimeout(answer, req.delayMs);
-      else answer();
+      if (!req.delayMs) return answer();
+      // A call cancelled before its answer is due drops its timer, so none outlives the test that cancelled it.
+      const due = setTimeout(answer, req.delayMs);
+      call.once('cancelled', () => clearTimeout(due));
     },
     serverStream: async (call: grpc.ServerWritableStream<EchoMessage, EchoMessage>) => {
       record(call, 'serverStream');

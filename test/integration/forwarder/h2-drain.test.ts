@@ -25,13 +25,15 @@ async function slowApp() {
   const app = await startH2App((stream, headers) => {
     const ms = Number(new URL(`http://x${headers[':path']}`).searchParams.get('ms') ?? 0);
     stream.resume();
-    stream.on('end', () =>
-      setTimeout(() => {
+    stream.on('end', () => {
+      const answer = setTimeout(() => {
         if (stream.closed) return;
         stream.respond({':status': 200});
         stream.end(`done ${headers[':path']}`);
-      }, ms),
-    );
+      }, ms);
+      // A stream cut by the drain deadline closes before its answer is due; its timer must not outlive the test.
+      stream.once('close', () => clearTimeout(answer));
+    });
   });
   cleanups.track(() => app.close());
   return app;
