@@ -48,7 +48,11 @@ export function headerBlock(fields: readonly (readonly [string, string])[]): Buf
 }
 
 export function getHeaders(streamId: number, path = '/', extra: readonly (readonly [string, string])[] = [], endStream = true): Buffer {
-  const block = headerBlock([[':method', 'GET'], [':scheme', 'http'], [':authority', 'lameduck.test'], [':path', path], ...extra]);
+  return requestHeaders(streamId, 'GET', path, extra, endStream);
+}
+
+export function requestHeaders(streamId: number, method: string, path: string, extra: readonly (readonly [string, string])[] = [], endStream = true): Buffer {
+  const block = headerBlock([[':method', method], [':scheme', 'http'], [':authority', 'lameduck.test'], [':path', path], ...extra]);
   // A block larger than the default SETTINGS_MAX_FRAME_SIZE goes on in CONTINUATION frames (RFC 9113 §6.10).
   const max = 16_384;
   const frames: Buffer[] = [];
@@ -94,6 +98,33 @@ export function parseFrames(data: Buffer): Frame[] {
     at += 9 + length;
   }
   return out;
+}
+
+/** RFC 9113 §6.9.2: both windows start at 65 535 octets until SETTINGS says otherwise. */
+const DEFAULT_WINDOW = 65_535;
+const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
+
+/**
+ * The octets the server has let the client send so far (RFC 9113 §6.9): on the connection, and on one stream (its
+ * SETTINGS_INITIAL_WINDOW_SIZE, else 65 535, plus its WINDOW_UPDATEs). What may be sent now is the smaller of the two,
+ * less what was sent.
+ */
+export function grantedWindows(frames: readonly Frame[], streamId: number): {connection: number; stream: number} {
+  let connection = DEFAULT_WINDOW;
+  let initial = DEFAULT_WINDOW;
+  let updates = 0;
+  for (const f of frames) {
+    if (f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) === 0) {
+      for (let at = 0; at + 6 <= f.payload.length; at += 6) {
+        if (f.payload.readUInt16BE(at) === SETTINGS_INITIAL_WINDOW_SIZE) initial = f.payload.readUInt32BE(at + 2);
+      }
+    } else if (f.type === FRAME.WINDOW_UPDATE) {
+      const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+      if (f.streamId === 0) connection += inc;
+      else if (f.streamId === streamId) updates += inc;
+    }
+  }
+  return {connection, stream: initial + updates};
 }
 
 export interface RawH2 {

@@ -16,6 +16,11 @@
  * Both use the stream's own idle timer (`stream.setTimeout`: one timer per stream, refreshed by node on every DATA
  * frame read and every write, and not fired while a write is still draining), with one shared `timeout` listener:
  * no closure per stream. The timer runs only for streams with a request body or a response under way.
+ *
+ * A body the app is slow to take is not the client's fault: while the pipe to the app holds the stream paused, the
+ * client's flow-control window stays closed and it cannot send. The body's idle time counts from when the client could
+ * last send: the timer is re-armed when the stream resumes (node sends the WINDOW_UPDATE then, and the client needs a
+ * round trip to answer it), and a timer that fires while the stream is still paused is re-armed.
  */
 import {constants, type ServerHttp2Stream} from 'node:http2';
 import type {ClientTimeoutKind} from '../metrics.js';
@@ -35,7 +40,8 @@ function listen(ctx: H2Context, ex: Exchange): void {
   const stream = ex.stream as TimedStream;
   if (stream[kExchange] !== undefined) return;
   stream[kExchange] = ex;
-  stream.on('timeout', ctx.onStreamTimeout);
+  stream.on('timeout', ctx.streamTimers.timeout);
+  if (ctx.config.clientBodyTimeoutMs > 0 && bodyOpen(stream)) stream.on('resume', ctx.streamTimers.resume);
 }
 
 /** A plain request with a body is being forwarded: from now on the client is expected to keep sending it. */
@@ -58,11 +64,26 @@ export function armSendTimeout(ctx: H2Context, ex: Exchange): void {
   ex.stream.setTimeout(ms);
 }
 
-/** The shared `timeout` listener of every stream (bound to the server's context once). */
-export function createStreamTimeoutHandler(getCtx: () => H2Context): (this: ServerHttp2Stream) => void {
-  return function onStreamTimeout(this: ServerHttp2Stream): void {
-    const ex = (this as TimedStream)[kExchange];
-    if (ex !== undefined) onTimeout(getCtx(), ex);
+/** The listeners every timed stream shares (bound to the server's context once): no closure per stream. */
+export interface StreamTimerHandlers {
+  readonly timeout: (this: ServerHttp2Stream) => void;
+  /** The stream resumed after the app held its body back. */
+  readonly resume: (this: ServerHttp2Stream) => void;
+}
+
+export function createStreamTimerHandlers(getCtx: () => H2Context): StreamTimerHandlers {
+  return {
+    timeout() {
+      const ex = (this as TimedStream)[kExchange];
+      if (ex !== undefined) onTimeout(getCtx(), ex);
+    },
+    resume() {
+      const ex = (this as TimedStream)[kExchange];
+      if (ex === undefined || ex.closed || ex.failed || this.destroyed || !bodyOpen(this)) return;
+      // The client may send again only from now on (its window reopens): a full timeout from here.
+      if (ex.responded) armSendTimeout(getCtx(), ex);
+      else this.setTimeout(getCtx().config.clientBodyTimeoutMs);
+    },
   };
 }
 

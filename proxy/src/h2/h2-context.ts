@@ -15,7 +15,7 @@ import {CLIENT_TIMEOUT_KINDS, H2_CONNECTION_ERRORS, type ClientTimeoutKind, type
 import {PHASES, type Phase} from '../phase.js';
 import {createH2ProbeMatcher} from '../probe-requests.js';
 import {GRPC_STATUS_CLASSES, type GrpcStatusClass} from './grpc-errors.js';
-import {createStreamTimeoutHandler} from './h2-client-timeouts.js';
+import {createStreamTimerHandlers, type StreamTimerHandlers} from './h2-client-timeouts.js';
 import {armLate, createForwardHandlers, type ForwardHandlers} from './h2-forward.js';
 import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
 import {createLateTimers, lateTickMs, type LateTimers} from './late-timers.js';
@@ -149,8 +149,8 @@ export interface H2Context extends PlaneContext {
   h1Agent(): Agent;
   /** A stream's `error` listener (shared by every stream). */
   readonly onStreamError: (this: ServerHttp2Stream, error: Error) => void;
-  /** A stream's `timeout` listener (shared by every stream): the body and send timeouts (h2-client-timeouts.ts). */
-  readonly onStreamTimeout: (this: ServerHttp2Stream) => void;
+  /** A stream's `timeout` and `resume` listeners (shared by every stream): the body and send timeouts (h2-client-timeouts.ts). */
+  readonly streamTimers: StreamTimerHandlers;
   /** The listeners of the streams to the app (h2-forward.ts), shared by every stream. */
   readonly forwardHandlers: ForwardHandlers;
   /** Per-stream idle timeouts (upstream, send), armed only for streams that outlive a tick (late-timers.ts). */
@@ -203,7 +203,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     onStreamError(error) {
       if (debug) log.debug('h2 stream error', {error});
     },
-    onStreamTimeout: createStreamTimeoutHandler(() => ctx),
+    streamTimers: createStreamTimerHandlers(() => ctx),
     forwardHandlers: createForwardHandlers(() => ctx),
     late: createLateTimers(lateTickMs(config.upstreamTimeoutMs, config.sendTimeoutMs, config.clientBodyTimeoutMs), now, (olderThan) => armLate(ctx, olderThan)),
   };

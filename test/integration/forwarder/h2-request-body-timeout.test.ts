@@ -10,7 +10,7 @@ import {constants, type ClientHttp2Session, type ClientHttp2Stream} from 'node:h
 import * as grpc from '@grpc/grpc-js';
 import {sleep, startUpstream, useCleanups, waitFor} from '../../support/forwarder-harness.js';
 import {closeSession, echoClient, h2Connect, startGrpcApp, startH2App, type H2Handler} from '../../support/h2-harness.js';
-import {FRAME, frame, getHeaders, rawH2, rstStream} from '../../support/h2-raw.js';
+import {FLAG, FRAME, frame, getHeaders, grantedWindows, rawH2, requestHeaders, rstStream, type Frame} from '../../support/h2-raw.js';
 
 const cleanups = useCleanups();
 
@@ -157,6 +157,67 @@ describe('HTTP/2 request body idle timeout', () => {
     const result = await done;
     expect(result.status).toBe(200);
     expect(result.body).toBe(`got ${body.length}`);
+    expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'body'})).toBe(0);
+  });
+
+  it('a client the app held back gets the whole timeout from when its window reopens', async () => {
+    // The app holds the body three times, each time longer than the timeout. After each hold the client answers the
+    // reopened window only after 60 % of the timeout (a slow network, a busy client): it never idled a whole timeout
+    // while it could send, so it must not be cut, whenever the timer happens to fire.
+    const timeoutMs = 1_000;
+    const answerMs = 600;
+    const segment = 128 * 1024;
+    const size = 4 * segment;
+    completeBodies = 0;
+    const app = await startH2App((stream) => {
+      countingApp(stream, {});
+      let bytes = 0;
+      let holds = 0;
+      stream.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (holds < 3 && bytes >= (holds + 1) * segment) {
+          holds++;
+          stream.pause();
+          setTimeout(() => stream.resume(), 1_500);
+        }
+      });
+    });
+    cleanups.track(() => app.close());
+    const proxy = await cleanups.proxyTo(app.url, {LAMEDUCK_CLIENT_BODY_TIMEOUT: `${timeoutMs}ms`});
+    const raw = await rawH2(proxy.port, requestHeaders(1, 'POST', '/held', [], false));
+    cleanups.track(async () => raw.destroy());
+    const room = (frames: Frame[], sent: number): number => {
+      const w = grantedWindows(frames, 1);
+      return Math.min(w.connection, w.stream) - sent;
+    };
+    const ended = (frames: Frame[]): boolean => frames.some((f) => f.streamId === 1 && (f.type === FRAME.RST_STREAM || (f.flags & FLAG.END_STREAM) !== 0));
+    let sent = 0;
+    let slowAnswers = 0;
+    let blockedSince: number | undefined;
+    const deadline = Date.now() + 30_000;
+    while (sent < size && Date.now() < deadline && !ended(raw.frames())) {
+      if (room(raw.frames(), sent) <= 0) {
+        blockedSince ??= Date.now();
+        await raw.waitFrames((f) => room(f, sent) > 0 || ended(f), 10_000);
+        continue;
+      }
+      if (blockedSince !== undefined && Date.now() - blockedSince > timeoutMs / 2) {
+        slowAnswers++;
+        await sleep(answerMs);
+      }
+      blockedSince = undefined;
+      const n = Math.min(room(raw.frames(), sent), 16_384, size - sent);
+      raw.write(frame(FRAME.DATA, sent + n === size ? FLAG.END_STREAM : 0, 1, Buffer.alloc(n, 'h')));
+      sent += n;
+    }
+    expect(await raw.waitFrames(ended, 15_000)).toBe(true);
+    const onStream = raw.frames().filter((f) => f.streamId === 1);
+    expect(onStream.filter((f) => f.type === FRAME.RST_STREAM)).toEqual([]);
+    expect(Buffer.concat(onStream.filter((f) => f.type === FRAME.DATA).map((f) => f.payload)).toString()).toBe(`got ${size}`);
+    expect(sent).toBe(size);
+    expect(completeBodies).toBe(1);
+    // The situation the test is about did happen: the client was held back past half the timeout, three times.
+    expect(slowAnswers).toBeGreaterThanOrEqual(3);
     expect(await proxy.metric('lameduck_client_timeouts_total', {kind: 'body'})).toBe(0);
   });
 
