@@ -11,4 +11,6 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60000,
   maxWorkers: 2,
+  // test/e2e first: one worker runs the rollouts (one at a time, under the run lock) while the other runs the rest.
+  testSequencer: '<rootDir>/test/support/run-lock-sequencer.js',
 };

@@ -37,7 +37,7 @@ process.on('message', (m: ToChild) => {
           views.lb = m.endpoints.lb.map((e) => createStaticView(e));
           views.ingress.set(m.endpoints.ingress);
           views.dns.set(m.endpoints.dns);
-          parts = await startDataPlaneParts({views, hosts: m.hosts});
+          parts = await startDataPlaneParts({views, hosts: m.hosts, dnsTtlMs: m.dnsTtlMs});
           void send({type: 'ready', lbs: parts.lbs.map((lb) => ({host: lb.host, port: lb.port})), ingress: {host: parts.ingress.host, port: parts.ingress.port}});
           break;
         case 'endpoints':

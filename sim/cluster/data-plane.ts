@@ -79,6 +79,8 @@ export interface DataPlaneOptions {
   inline?: boolean;
   /** The built data-plane-process.js (dist); required unless inline. */
   processScript?: string;
+  /** Cluster DNS answers' lifetime, TTL and cache alike (cluster-dns.ts). Default CoreDNS's 30 s. */
+  dnsTtlMs?: number;
 }
 
 export class DataPlaneError extends Error {
@@ -92,7 +94,7 @@ export type ViewName = {kind: 'lb'; node: number} | {kind: 'ingress'} | {kind: '
 
 /** Messages parent → child. */
 export type ToChild =
-  | {type: 'start'; hosts: {lb: string[]; ingress: string}; endpoints: {lb: ViewEndpoint[][]; ingress: ViewEndpoint[]; dns: ViewEndpoint[]}}
+  | {type: 'start'; hosts: {lb: string[]; ingress: string}; endpoints: {lb: ViewEndpoint[][]; ingress: ViewEndpoint[]; dns: ViewEndpoint[]}; dnsTtlMs?: number}
   | {type: 'endpoints'; which: ViewName; endpoints: ViewEndpoint[]}
   | {type: 'load'; loads: DataPlaneLoad[]}
   | {type: 'stop'};
@@ -141,7 +143,7 @@ function sumL4(all: L4Stats[]): L4Stats {
 }
 
 /** The parts themselves, wherever they run. */
-export async function startDataPlaneParts(opts: {views: DataPlaneViews; hosts: {lb: string[]; ingress: string}}): Promise<{
+export async function startDataPlaneParts(opts: {views: DataPlaneViews; hosts: {lb: string[]; ingress: string}; dnsTtlMs?: number}): Promise<{
   lbs: L4Balancer[];
   ingress: Ingress;
   startLoads(loads: DataPlaneLoad[]): Promise<void>;
@@ -157,7 +159,7 @@ export async function startDataPlaneParts(opts: {views: DataPlaneViews; hosts: {
     await Promise.all(lbs.map((lb) => lb.close()));
     throw err;
   }
-  const dns = createClusterDns({view: opts.views.dns});
+  const dns = createClusterDns({view: opts.views.dns, ttlMs: opts.dnsTtlMs, cacheMs: opts.dnsTtlMs});
   const loads: {load: RunningLoad; via: Via; node?: number}[] = [];
   let stopping: Promise<DataPlaneResult> | undefined;
   return {
@@ -212,7 +214,7 @@ export async function startDataPlaneParts(opts: {views: DataPlaneViews; hosts: {
 }
 
 async function startInline(opts: DataPlaneOptions): Promise<DataPlane> {
-  const parts = await startDataPlaneParts({views: opts.views, hosts: opts.hosts});
+  const parts = await startDataPlaneParts({views: opts.views, hosts: opts.hosts, dnsTtlMs: opts.dnsTtlMs});
   return {
     lbs: parts.lbs.map((lb) => ({host: lb.host, port: lb.port})),
     ingress: {host: parts.ingress.host, port: parts.ingress.port},
@@ -284,6 +286,7 @@ async function startChild(opts: DataPlaneOptions): Promise<DataPlane> {
     type: 'start',
     hosts: opts.hosts,
     endpoints: {lb: opts.views.lb.map((v) => v.endpoints()), ingress: opts.views.ingress.endpoints(), dns: opts.views.dns.endpoints()},
+    dnsTtlMs: opts.dnsTtlMs,
   });
   let started: Extract<ToParent, {type: 'ready'}>;
   try {

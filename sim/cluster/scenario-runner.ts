@@ -16,7 +16,7 @@ import type {Pod} from '../kube/types.js';
 import {summarize, type LoadReport, type Outcome, type RequestRecord} from '../load.js';
 import {createDeploymentController, TEMPLATE_HASH_LABEL, type DeploymentController, type RolloutRecord} from './deployment-controller.js';
 import {readChartPresets} from './chart-presets.js';
-import {COREDNS_CACHE_MS, type DnsStats} from './cluster-dns.js';
+import {COREDNS_CACHE_MS, COREDNS_TTL_MS, type DnsStats} from './cluster-dns.js';
 import {createEndpointView, type EndpointView} from './endpoint-view.js';
 import {dataPlaneScript, startDataPlane, type DataPlane, type DataPlaneLoad, type DataPlaneRecord, type DataPlaneResult} from './data-plane.js';
 import {seededRandom} from './propagation-lag.js';
@@ -62,6 +62,12 @@ export interface RunOptions {
   /** gRPC scenarios: long-lived channels per node (default 4) and server streams open per node (default 2). */
   grpcChannelsPerNode?: number;
   grpcStreamsPerNode?: number;
+  /**
+   * Headless scenarios: how long the cluster DNS's answers live (its TTL and its cache alike). Default CoreDNS's 30 s
+   * (cluster-dns.ts). A test that only needs clients to hold a gone pod's address for a while may shorten it: the run
+   * lasts at least this long after the rollout (see the cooldown below).
+   */
+  dnsTtlMs?: number;
   /** Load before the first rollout and after the last pod is gone. Default 1000 ms each. */
   warmupMs?: number;
   cooldownMs?: number;
@@ -217,6 +223,9 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
   const portName = def.service.spec.ports?.[0]?.name ?? '';
   const replicas = def.deployment.replicas;
   const rolloutTimeoutMs = opts.rolloutTimeoutMs ?? 120_000;
+  if (opts.dnsTtlMs !== undefined && !(Number.isFinite(opts.dnsTtlMs) && opts.dnsTtlMs > 0)) throw new RangeError(`dnsTtlMs must be a positive number of ms, got ${opts.dnsTtlMs}`);
+  // How long a client may keep an answer: the shorter of the TTL and CoreDNS's cache.
+  const dnsAnswerMs = opts.dnsTtlMs ?? Math.min(COREDNS_TTL_MS, COREDNS_CACHE_MS);
   const headless = def.headless === true;
   const grpc = def.grpc === true;
   // gRPC clients dial the ClusterIP Service; the L7 ingress (HTTP/1.1) carries none of it.
@@ -313,6 +322,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       hosts: {lb: nodeHosts, ingress: ips.allocate()},
       inline: opts.inlineDataPlane,
       processScript: dataPlaneScript(repoRoot),
+      dnsTtlMs: opts.dnsTtlMs,
     });
 
     const loadCommon = {
@@ -369,7 +379,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
       return views.every((v) => v.endpoints().length === replicas && v.endpoints().every((e) => current.has(e.ip) && e.ready));
     }, maxLag(lags.controller) + maxLag(lags.loadBalancer) + maxLag(lags.ingress) + maxLag(lags.dns) + 30_000, 50);
     // DNS-caching clients may hold an answer with a gone pod's IP for a whole TTL after CoreDNS caught up.
-    if (headless) await sleep(COREDNS_CACHE_MS);
+    if (headless) await sleep(dnsAnswerMs);
     await sleep(opts.cooldownMs ?? 1000);
   } catch (err) {
     if (!(err instanceof ScenarioAbortedError) && !opts.signal?.aborted) throw err;
@@ -434,7 +444,7 @@ export async function runScenario(opts: RunOptions): Promise<ScenarioResult> {
     pods,
     longestDrainMs: drains.length > 0 ? Math.max(...drains) : 0,
     longestRequestMs: okDurations.length > 0 ? Math.max(...okDurations) : 0,
-    floors: computeFloors(pods, records, viewHistory),
+    floors: computeFloors(pods, records, viewHistory, dnsAnswerMs),
     timeline,
     lb: dataPlaneResult?.lb ?? {connections: 0, byPod: {}, fallback: 0, noEndpoint: 0, refused: 0, resets: 0},
     lbByNode: dataPlaneResult?.lbByNode ?? [],
@@ -499,6 +509,7 @@ function computeFloors(
   pods: PodSummary[],
   records: RequestRecord[],
   history: Record<string, {at: number; routable: string[]}[]>,
+  dnsAnswerMs: number,
 ): ScenarioResult['floors'] {
   const out: ScenarioResult['floors'] = [];
   for (const p of pods) {
@@ -508,7 +519,7 @@ function computeFloors(
       // The first snapshot after the deletion that no longer routes to the pod (later ones never route to it again).
       const stop = history[name]!.find((h) => h.at >= p.terminatingAt! && !h.routable.includes(p.ip!));
       // A DNS client may still hold an answer naming the pod for a whole TTL after CoreDNS dropped it.
-      if (stop) routedUntil = Math.max(routedUntil, stop.at + (name === 'dns' ? COREDNS_CACHE_MS : 0));
+      if (stop) routedUntil = Math.max(routedUntil, stop.at + (name === 'dns' ? dnsAnswerMs : 0));
     }
     // The longest request the pod had in flight during its drain: served by it, running at some point between the
     // deletion and the moment the last data plane stopped sending to it.

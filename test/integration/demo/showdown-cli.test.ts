@@ -31,7 +31,10 @@ describe('showdown CLI', () => {
 
   it('runs a scenario end to end: JSON on stdout, the SVG written, exit 0', async () => {
     const svg = join(dir, 'timeline.svg');
-    const child = spawn(process.execPath, [cli, '--scenario', 'bare', '--replicas', '1', '--rps', '30', '--lag', '0.2s-0.5s', '--controller-lag', '0s-0.3s', '--ingress-lag', '0.2s-0.5s', '--json', '--out', svg], {env, stdio: ['ignore', 'pipe', 'pipe']});
+    // --parallel 2: a run in parallel lanes does not take the machine-wide run lock (sim/cluster/run-lock.ts). This one
+    // is tiny (one replica, 30 rps); with the lock it would wait behind the e2e rollouts that another jest worker runs
+    // back to back, getting in only if its poll fell between two of them.
+    const child = spawn(process.execPath, [cli, '--scenario', 'bare', '--replicas', '1', '--rps', '30', '--lag', '0.2s-0.5s', '--controller-lag', '0s-0.3s', '--ingress-lag', '0.2s-0.5s', '--parallel', '2', '--json', '--out', svg], {env, stdio: ['ignore', 'pipe', 'pipe']});
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c));

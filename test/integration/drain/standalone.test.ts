@@ -8,7 +8,9 @@ import {httpGet} from '../../../sim/http.js';
 // kube-proxy catching up would. With lameduck nothing fails; with the bare app the same load fails.
 
 const FALLBACK_MS = 1500;
-const SETTLE_MS = 500;
+// Long enough that the test reads /status and /metrics while lameduck settles, even when a loaded machine delays the
+// `settling` log line and the request (with 500 ms the process had at times closed before the read: socket hang up).
+const SETTLE_MS = 2000;
 const QUIET_MS = 500;
 const LB_MOVES_AFTER_MS = 1000;
 

@@ -1,7 +1,8 @@
-// The acceptance test that rollout-lameduck.test.ts (classic sidecar) and rollout-lameduck-native.test.ts
-// (native sidecar) share: three consecutive rolling updates under load, with kube-proxy lagging up to 3 s and the
-// EndpointSlice controller up to 5 s, /slow (1 s) and streaming requests in the mix, over keep-alive and fresh
-// connections, through the Service's virtual IP and an ingress — and not one request lost.
+// The acceptance test, for lameduck as a classic sidecar and as a native one (in initContainers[] with restartPolicy
+// Always; the app's preStop /prestop starts the drain, and SIGTERM reaches lameduck only after the app exited): three
+// consecutive rolling updates under load, with kube-proxy lagging up to 3 s and the EndpointSlice controller up to
+// 5 s, /slow (1 s) and streaming requests in the mix, over keep-alive and fresh connections, through the Service's
+// virtual IP and an ingress — and not one request lost.
 import {describe, it, expect} from '@jest/globals';
 import {runScenario} from '../../sim/cluster/scenario-runner.js';
 import {describeRun} from '../../sim/cluster/result-report.js';
@@ -12,7 +13,7 @@ const SUMMARY = {
   native: {trigger: 'prestop', deregistration: 'deregistered', deletionConfirmed: true},
 } as const;
 
-export function describeThreeRollouts(sidecar: 'classic' | 'native'): void {
+function describeThreeRollouts(sidecar: 'classic' | 'native'): void {
   describe(`rolling updates with lameduck (${sidecar} sidecar)`, () => {
     it('drops nothing over three rollouts with LB lag up to 3 s and controller lag up to 5 s', async () => {
       const r = await runScenario({
@@ -38,3 +39,6 @@ export function describeThreeRollouts(sidecar: 'classic' | 'native'): void {
     }, 600_000);
   });
 }
+
+describeThreeRollouts('classic');
+describeThreeRollouts('native');
