@@ -10,6 +10,7 @@ import {constants, type ClientHttp2Session, type ClientHttp2Stream} from 'node:h
 import * as grpc from '@grpc/grpc-js';
 import {sleep, startUpstream, useCleanups, waitFor} from '../../support/forwarder-harness.js';
 import {closeSession, echoClient, h2Connect, startGrpcApp, startH2App, type H2Handler} from '../../support/h2-harness.js';
+import {within} from '../../../sim/cluster/wait.js';
 import {FLAG, FRAME, frame, getHeaders, grantedWindows, rawH2, requestHeaders, rstStream, type Frame} from '../../support/h2-raw.js';
 
 const cleanups = useCleanups();
@@ -54,7 +55,7 @@ const countingApp: H2Handler = (stream) => {
 
 /** Whether the app's stream was reset rather than ended by the client (bounded wait). */
 async function appAborted(seen: {stream: {aborted: boolean}; closed: Promise<number>}): Promise<boolean> {
-  await Promise.race([seen.closed, sleep(10_000)]);
+  await within(seen.closed, 10_000, undefined);
   return seen.stream.aborted;
 }
 
