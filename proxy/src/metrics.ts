@@ -3,8 +3,9 @@
  * process in tests). Labelled series are created at 0 up front so `increase()` sees the first drain — a pod drains
  * once, in its last seconds. Hot-path helpers use pre-bound label children: no label objects per request.
  */
-import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from 'prom-client';
+import {Counter, Gauge, Registry, collectDefaultMetrics} from 'prom-client';
 import {GRPC_STATUS_CLASSES} from './h2/grpc-errors.js';
+import {LabelledHistogram, Tally, tallies} from './hot-metrics.js';
 import {PHASES, type Phase} from './phase.js';
 
 export const METRIC_PREFIX = 'lameduck_';
@@ -43,7 +44,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** One finished request: phase at its start, status code, seconds. */
   observeRequest(phase: Phase, status: number, seconds: number): void;
-  requestsInFlight: Gauge;
+  /** Counted in a plain number, set on the gauge when read (hot-metrics.ts). */
+  requestsInFlight: {inc(): void; dec(): void};
   openConnections: Gauge;
   upgradedConnections: Gauge;
   drainedRequests: Counter;
@@ -67,15 +69,18 @@ export interface Metrics {
   connections: Counter<'protocol'>;
   h2Sessions: Gauge;
   h2Streams: Counter<'phase'>;
+  /** h2Streams's children, counted in plain numbers (hot-metrics.ts): one inc() per finished stream. */
+  h2StreamsByPhase: ReadonlyMap<Phase, {inc(): void}>;
   goaways: Counter;
   grpcResponses: Counter<'grpc_status'>;
   h2ConnectionErrors: Counter<'reason'>;
   setState(phase: Phase): void;
 }
 
-function statusClass(status: number): (typeof STATUS_CLASSES)[number] {
+/** The index in STATUS_CLASSES of a status code's class. */
+function statusClassIndex(status: number): number {
   const c = Math.floor(status / 100);
-  return c <= 1 ? '1xx' : c === 2 ? '2xx' : c === 3 ? '3xx' : c === 4 ? '4xx' : '5xx';
+  return c <= 1 ? 0 : c >= 5 ? 4 : c - 1;
 }
 
 export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics {
@@ -90,33 +95,35 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
     }
   }
 
+  // The per-request series are counted in plain numbers (hot-metrics.ts) and handed to prom-client when read.
+  const requestSeries = PHASES.flatMap((phase) => STATUS_CLASSES.map((code) => [`${phase}:${code}`, {phase, code}] as const));
+  const requestTallies = tallies(requestSeries);
+  // Indexed by phase and status class: no key string per request.
+  const requestByPhase = new Map(PHASES.map((phase) => [phase, STATUS_CLASSES.map((code) => requestTallies.byKey.get(`${phase}:${code}`)!)]));
   const requests = new Counter({
     name: `${p}requests_total`,
     help: 'Requests forwarded, by drain phase at arrival and status class.',
     labelNames: ['phase', 'code'] as const,
     registers: [registry],
+    collect() {
+      requestTallies.flushInto(this);
+    },
   });
-  const duration = new Histogram({
-    name: `${p}request_duration_seconds`,
-    help: 'Request duration through the proxy, by drain phase at arrival.',
-    labelNames: ['phase'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
-  // Pre-bound children: the hot path does two map lookups, no allocations.
-  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
-  const durationChildren = new Map<Phase, ReturnType<typeof duration.labels>>();
-  for (const phase of PHASES) {
-    durationChildren.set(phase, duration.labels(phase));
-    for (const code of STATUS_CLASSES) {
-      const child = requests.labels(phase, code);
-      child.inc(0);
-      requestChildren.set(`${phase}:${code}`, child);
-    }
-  }
+  for (const [, labels] of requestSeries) requests.inc(labels, 0);
+  const duration = new LabelledHistogram(
+    `${p}request_duration_seconds`,
+    'Request duration through the proxy, by drain phase at arrival.',
+    'phase',
+    PHASES,
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registry,
+  );
+  const durationChildren = new Map(PHASES.map((phase) => [phase, duration.child(phase)]));
+  const inFlight = new Tally();
+  const streamTallies = tallies(PHASES.map((phase) => [phase, {phase}] as const));
 
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], init: Record<L, readonly string[]>) => {
-    const c = new Counter<L>({name: `${p}${name}`, help, labelNames, registers: [registry]});
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[], init: Record<L, readonly string[]>, collect?: (this: Counter<L>) => void) => {
+    const c = new Counter<L>({name: `${p}${name}`, help, labelNames, registers: [registry], ...(collect ? {collect} : {})});
     // Initialise every combination of the known label values to 0.
     const combos = labelNames.reduce<Record<string, string>[]>(
       (acc, l) => acc.flatMap((partial) => init[l].map((v) => ({...partial, [l]: v}))),
@@ -126,8 +133,8 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
     else for (const labels of combos) c.inc(labels as never, 0);
     return c;
   };
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({name: `${p}${name}`, help, labelNames, registers: [registry]});
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Gauge<L>) => void) =>
+    new Gauge<L>({name: `${p}${name}`, help, labelNames, registers: [registry], ...(collect ? {collect} : {})});
 
   const state = gauge('state', 'Current drain phase: 1 for the current one, 0 for the others.', ['state']);
   const setState = (phase: Phase): void => {
@@ -138,13 +145,17 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
   const phaseSeconds = gauge('phase_duration_seconds', 'Time spent in each drain phase of the current drain.', ['phase']);
   for (const phase of PHASES) phaseSeconds.set({phase}, 0);
 
+  gauge('requests_in_flight', 'Requests being forwarded now.', [], function () {
+    this.set(inFlight.n);
+  });
+
   return {
     registry,
     observeRequest(phase, status, seconds) {
-      requestChildren.get(`${phase}:${statusClass(status)}`)!.inc();
+      requestByPhase.get(phase)![statusClassIndex(status)]!.inc();
       durationChildren.get(phase)!.observe(seconds);
     },
-    requestsInFlight: gauge('requests_in_flight', 'Requests being forwarded now.'),
+    requestsInFlight: inFlight,
     openConnections: gauge('open_connections', 'Client connections open on the traffic listener.'),
     upgradedConnections: gauge('upgraded_connections', 'Upgraded (WebSocket) connections open now.'),
     drainedRequests: counter('drained_requests_total', 'Requests that arrived after the drain was triggered and were served.', [], {}),
@@ -186,7 +197,10 @@ export function createMetrics(options: {defaultMetrics?: boolean} = {}): Metrics
     }),
     connections: counter('connections_total', 'Traffic connections accepted, by protocol (http1, h2c).', ['protocol'], {protocol: PROTOCOLS}),
     h2Sessions: gauge('h2_sessions', 'HTTP/2 client sessions open now (also counted in open_connections).'),
-    h2Streams: counter('h2_streams_total', 'HTTP/2 streams (requests) finished, by drain phase at arrival (also counted in requests_total).', ['phase'], {phase: PHASES}),
+    h2Streams: counter('h2_streams_total', 'HTTP/2 streams (requests) finished, by drain phase at arrival (also counted in requests_total).', ['phase'], {phase: PHASES}, function () {
+      streamTallies.flushInto(this);
+    }),
+    h2StreamsByPhase: streamTallies.byKey,
     goaways: counter('goaways_total', 'Graceful GOAWAYs sent to HTTP/2 clients (the HTTP/2 form of Connection: close).', [], {}),
     grpcResponses: counter('grpc_responses_total', 'gRPC calls finished, by grpc-status class (missing: the call ended without a status).', ['grpc_status'], {
       grpc_status: GRPC_STATUS_CLASSES,

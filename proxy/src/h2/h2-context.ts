@@ -17,6 +17,7 @@ import {createH2ProbeMatcher} from '../probe-requests.js';
 import {GRPC_STATUS_CLASSES, type GrpcStatusClass} from './grpc-errors.js';
 import {createStreamTimerHandlers, type StreamTimerHandlers} from './h2-client-timeouts.js';
 import {armLate, createForwardHandlers, type ForwardHandlers} from './h2-forward.js';
+import {finishStream} from './h2-stream.js';
 import {createH2Upstream, type H2Upstream} from './h2-upstream.js';
 import {createLateTimers, lateTickMs, type LateTimers} from './late-timers.js';
 
@@ -83,8 +84,12 @@ export interface Exchange {
   /** The client accepts trailers (`TE: trailers`). */
   readonly teTrailers: boolean;
   readonly stream: ServerHttp2Stream;
-  /** The upstream half, to cancel it when the client goes away. */
-  cancel: (() => void) | undefined;
+  /** Its session's state (undefined for a session not tracked). */
+  readonly st: SessionState | undefined;
+  /** The upstream half, to cancel it when the client goes away (called as `ex.cancel()`: shared, not a closure). */
+  cancel: ((this: Exchange) => void) | undefined;
+  /** The app's stream, for `cancel` (HTTP/2 app). */
+  upstream: ClientHttp2Stream | undefined;
   /** Response headers sent to the client (then failures can only end it with trailers or a reset). */
   responded: boolean;
   status: number;
@@ -149,6 +154,8 @@ export interface H2Context extends PlaneContext {
   h1Agent(): Agent;
   /** A stream's `error` listener (shared by every stream). */
   readonly onStreamError: (this: ServerHttp2Stream, error: Error) => void;
+  /** A stream's `close` listener (shared by every stream): its accounting (h2-stream.ts). */
+  readonly onStreamClose: (this: ServerHttp2Stream) => void;
   /** A stream's `timeout` and `resume` listeners (shared by every stream): the body and send timeouts (h2-client-timeouts.ts). */
   readonly streamTimers: StreamTimerHandlers;
   /** The listeners of the streams to the app (h2-forward.ts), shared by every stream. */
@@ -191,7 +198,7 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     isProbe: createH2ProbeMatcher(config.quietIgnorePaths),
     h2Upstream: config.upstreamProtocol === 'h2c',
     onTraffic: deps.onTraffic,
-    streamsByPhase: new Map(PHASES.map((p) => [p, metrics.h2Streams.labels(p)])),
+    streamsByPhase: metrics.h2StreamsByPhase,
     grpcByClass: new Map(GRPC_STATUS_CLASSES.map((c) => [c, metrics.grpcResponses.labels(c)])),
     clientTimeouts: new Map(CLIENT_TIMEOUT_KINDS.map((k) => [k, metrics.clientTimeouts.labels(k)])),
     connectionErrors: new Map(H2_CONNECTION_ERRORS.map((r) => [r, metrics.h2ConnectionErrors.labels(r)])),
@@ -202,6 +209,9 @@ export function createH2Context(deps: H2ServerDeps, server: Http2Server): H2Cont
     h1Agent: () => (state.agent ??= new Agent({keepAlive: true, maxSockets: config.upstreamMaxSockets, timeout: config.upstreamIdleTimeoutMs, noDelay: true})),
     onStreamError(error) {
       if (debug) log.debug('h2 stream error', {error});
+    },
+    onStreamClose() {
+      finishStream(ctx, this);
     },
     streamTimers: createStreamTimerHandlers(() => ctx),
     forwardHandlers: createForwardHandlers(() => ctx),

@@ -37,13 +37,8 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
   }
   const up = opened.stream as UpStream;
   up[kExchange] = ex;
-  ex.cancel = () => {
-    if (up.closed || up.destroyed) return;
-    // close() ends the request body first: node flushes that END_STREAM before the RST_STREAM, and the app would
-    // take a cut upload for a complete one. destroy() resets the stream (NO_ERROR) without ending it.
-    if (up.writableEnded) up.close(NGHTTP2_CANCEL);
-    else up.destroy();
-  };
+  ex.upstream = up;
+  ex.cancel = cancelUpstream;
   up.on('error', on.error);
   if (requestTrailers) {
     let trailers: OutgoingHttpHeaders | undefined;
@@ -65,6 +60,16 @@ export function toH2(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders,
   }
   // 'on', not 'once': each fires at most once per stream, and once() costs a wrapper and a removal.
   up.on('response', on.response);
+}
+
+/** `ex.cancel` of a stream to an HTTP/2 app: shared by every exchange (no closure per stream). */
+function cancelUpstream(this: Exchange): void {
+  const up = this.upstream;
+  if (up === undefined || up.closed || up.destroyed) return;
+  // close() ends the request body first: node flushes that END_STREAM before the RST_STREAM, and the app would
+  // take a cut upload for a complete one. destroy() resets the stream (NO_ERROR) without ending it.
+  if (up.writableEnded) up.close(NGHTTP2_CANCEL);
+  else up.destroy();
 }
 
 /** The listeners of every stream to the app and the late timer arming, bound to the server's context once. */

@@ -14,6 +14,10 @@ import {goaway} from './h2-session.js';
 
 const {NGHTTP2_NO_ERROR} = constants;
 
+const kExchange = Symbol('lameduck.h2StreamExchange');
+/** A client stream carrying its exchange: its `close` listener is shared by every stream (no closure per stream). */
+type TrackedStream = ServerHttp2Stream & {[kExchange]: Exchange};
+
 /** The status recorded for a stream that got no complete response (nginx's "client closed request"). */
 const STATUS_CLIENT_CLOSED = 499;
 
@@ -27,7 +31,9 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
     grpc: isGrpcRequest(headers),
     teTrailers: headers.te !== undefined,
     stream,
+    st,
     cancel: undefined,
+    upstream: undefined,
     responded: false,
     status: 0,
     trailers: undefined,
@@ -45,9 +51,10 @@ export function onStream(ctx: H2Context, stream: ServerHttp2Stream, headers: Inc
     state.lastTraffic = start;
     ctx.onTraffic?.(start);
   }
+  (stream as TrackedStream)[kExchange] = ex;
   stream.on('error', ctx.onStreamError);
   // 'on', not 'once': 'close' fires once, and once() costs a wrapper and a removal per stream.
-  stream.on('close', () => finish(ctx, ex, st));
+  stream.on('close', ctx.onStreamClose);
   // The HTTP/2 form of `Connection: close`: a session that opens during the drain serves its first stream(s).
   if (st && (state.draining || state.closing) && !st.goaway) goaway(ctx, st);
 
@@ -68,14 +75,15 @@ function forward(ctx: H2Context, ex: Exchange, headers: IncomingHttpHeaders, rem
 }
 
 /** A stream closed: untracked and counted once, by how it ended. */
-function finish(ctx: H2Context, ex: Exchange, st: SessionState | undefined): void {
+export function finishStream(ctx: H2Context, stream: ServerHttp2Stream): void {
+  const ex = (stream as TrackedStream)[kExchange];
   if (ex.closed) return;
+  const {st} = ex;
   const {metrics, state, now} = ctx;
   ex.closed = true;
   st?.streams.delete(ex);
   state.inFlight--;
   metrics.requestsInFlight.dec();
-  const {stream} = ex;
   const complete = ex.responded && stream.rstCode === NGHTTP2_NO_ERROR && stream.writableFinished !== false;
   if (!complete || ex.cut) ex.cancel?.();
   let status: number;

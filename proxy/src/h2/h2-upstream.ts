@@ -45,6 +45,9 @@ interface Slot {
   idleSince: number;
 }
 
+const kSlot = Symbol('lameduck.h2UpstreamSlot');
+type SlotStream = ClientHttp2Stream & {[kSlot]: Slot};
+
 export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
   const authority = `http://${config.upstream.host}`;
   const slots: Slot[] = [];
@@ -99,6 +102,13 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
     return slot;
   };
 
+  // One listener for every stream (the slot rides on the stream): no closure per stream.
+  function onStreamClose(this: SlotStream): void {
+    const slot = this[kSlot];
+    if (--slot.streams === 0) slot.idleSince = performance.now();
+    streams--;
+  }
+
   const pick = (): Slot | 'overloaded' => {
     let best: Slot | undefined;
     let bestFree = -Infinity;
@@ -131,10 +141,8 @@ export function createH2Upstream(config: H2UpstreamConfig): H2Upstream {
       }
       slot.streams++;
       streams++;
-      stream.on('close', () => {
-        if (--slot.streams === 0) slot.idleSince = performance.now();
-        streams--;
-      });
+      (stream as SlotStream)[kSlot] = slot;
+      stream.on('close', onStreamClose);
       return {ok: true, stream};
     },
     stats: () => ({sessions: slots.length, streams}),
