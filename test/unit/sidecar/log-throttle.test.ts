@@ -38,6 +38,24 @@ describe('log throttle', () => {
     throttle.dispose();
   });
 
+  it('throttles each kind of warning on its own: a flood of one does not hide the first line of another', () => {
+    const {lines, throttle, advance} = setup();
+    for (let i = 1; i <= 5; i++) throttle.warn('no upstream connection free', {n: i});
+    advance(100);
+    throttle.warn('client stopped reading the response', {n: 6});
+    throttle.warn('client stopped reading the response', {n: 7});
+    expect(lines.map((l) => l.msg)).toEqual(['no upstream connection free', 'client stopped reading the response']);
+    advance(1000);
+    throttle.warn('client stopped reading the response', {n: 8});
+    throttle.warn('no upstream connection free', {n: 9});
+    // Each count is of its own kind.
+    expect(lines.slice(2)).toMatchObject([
+      {msg: 'client stopped reading the response', n: 8, suppressed: 1},
+      {msg: 'no upstream connection free', n: 9, suppressed: 4},
+    ]);
+    throttle.dispose();
+  });
+
   it('dispose() cancels a pending flush', async () => {
     const lines: unknown[] = [];
     const log = createLogger({level: 'info', write: (l) => lines.push(l)});
