@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import {performance} from 'node:perf_hooks';
 import {DEMO_SERVICE, POD_METADATA_KEY, type HelloReply, type HelloRequest, type StreamReply, type StreamRequest} from '../demo-app/src/grpc-service.js';
 import {startGoawayTap, type GoawayTap, type TappedConnection} from './goaway-tap.js';
-import {summarize, type LoadReport, type Outcome, type RequestRecord} from './load.js';
+import {hostPort, summarize, type LoadReport, type Outcome, type RequestRecord} from './load.js';
 
 export interface GrpcLoadOptions {
   host: string;
@@ -88,7 +88,7 @@ export async function startGrpcLoad(opts: GrpcLoadOptions): Promise<GrpcLoad> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const durationMs = opts.durationMs ?? 120_000;
   const maxInFlight = opts.maxInFlight ?? 4096;
-  const target = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const target = hostPort(opts.host, opts.port);
 
   const taps: GoawayTap[] = [];
   const clients: DemoClient[] = [];

@@ -163,7 +163,8 @@ export function classifyError(err: NodeJS.ErrnoException): Outcome {
   return 'error';
 }
 
-function hostHeader(host: string, port: number): string {
+/** `host:port`, an IPv6 address in brackets (RFC 3986 §3.2.2): a Host header, a gRPC target. */
+export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
@@ -199,7 +200,7 @@ export function startLoad(opts: LoadOptions): Load {
     }
     const socket = createConnection({host: dest.host, port: dest.port, localAddress});
     socket.setNoDelay(true);
-    (socket as unknown as {lameduckTarget: string}).lameduckTarget = hostHeader(dest.host, dest.port);
+    (socket as unknown as {lameduckTarget: string}).lameduckTarget = hostPort(dest.host, dest.port);
     return socket;
   };
 
@@ -278,7 +279,7 @@ export function startLoad(opts: LoadOptions): Load {
       method: 'GET',
       agent: fresh ? false : agent,
       localAddress: fresh ? localAddress : undefined,
-      headers: {host: hostHeader(target.host, target.port), 'user-agent': userAgent},
+      headers: {host: hostPort(target.host, target.port), 'user-agent': userAgent},
     });
     inFlight.add(req);
     const timer = setTimeout(() => {
@@ -286,7 +287,7 @@ export function startLoad(opts: LoadOptions): Load {
       req.destroy(new Error(`timeout after ${timeoutMs} ms`));
     }, timeoutMs);
 
-    if (fresh) socketTarget = hostHeader(picked.host, picked.port);
+    if (fresh) socketTarget = hostPort(picked.host, picked.port);
     req.on('socket', (s) => {
       const t = (s as unknown as {lameduckTarget?: string}).lameduckTarget;
       if (t) socketTarget = t;
